@@ -1,0 +1,18 @@
+// Command kube-controller-manager is the upstream kube-controller-manager,
+// built from the k8s.io/kubernetes module. The test world runs it with only
+// the CSR-signing, namespace and garbage-collector controllers.
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewControllerManagerCommand()))
+}

@@ -1,0 +1,17 @@
+// Package manifests holds what an admin applies to run hubmigrate: the
+// ManagedClusterMigration CRD and the least-privilege roles. The files are
+// embedded so the tests install exactly what users apply.
+package manifests
+
+import _ "embed"
+
+// MigrationCRD is the ManagedClusterMigration CustomResourceDefinition.
+//
+//go:embed crd-managedclustermigrations.yaml
+var MigrationCRD []byte
+
+// HubRole is the ClusterRole hubmigrate's identity holds on every hub it
+// migrates from or to.
+//
+//go:embed hub-role.yaml
+var HubRole []byte
