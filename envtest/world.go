@@ -116,6 +116,9 @@ func prepare(ctx context.Context, cp *ControlPlane) error {
 			return err
 		}
 	}
+	if err := a.Apply(ctx, []byte(ocmHub)); err != nil {
+		return err
+	}
 	if err := a.Apply(ctx, []byte(ocmAdmissionPolicy)); err != nil {
 		return err
 	}

@@ -162,8 +162,8 @@ func TestProductIdentityIsHeldToTheHubRole(t *testing.T) {
 	_, err = dyn(t, cfg).Resource(clusterManagerGVR).Create(ctx, cm, metav1.CreateOptions{})
 	assert.True(t, apierrors.IsForbidden(err), "hubmigrate never edits ClusterManager: %v", err)
 
-	_, err = dyn(t, world.Hub("hub1").AdminConfig()).Resource(clusterManagerGVR).Create(ctx, cm, metav1.CreateOptions{})
-	require.NoError(t, err, "the CRD is installed")
+	_, err = dyn(t, world.Hub("hub1").AdminConfig()).Resource(clusterManagerGVR).Get(ctx, "cluster-manager", metav1.GetOptions{})
+	require.NoError(t, err, "the world installs OCM's ClusterManager")
 }
 
 // OCM's admission: accepting a ManagedCluster needs managedclusters/accept, a

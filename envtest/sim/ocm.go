@@ -1,0 +1,105 @@
+package sim
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Resources and names of OCM and ACM that the simulator plays with.
+var (
+	ManagedClusterGVR        = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1", Resource: "managedclusters"}
+	ManifestWorkGVR          = schema.GroupVersionResource{Group: "work.open-cluster-management.io", Version: "v1", Resource: "manifestworks"}
+	KlusterletConfigGVR      = schema.GroupVersionResource{Group: "config.open-cluster-management.io", Version: "v1alpha1", Resource: "klusterletconfigs"}
+	KlusterletAddonConfigGVR = schema.GroupVersionResource{Group: "agent.open-cluster-management.io", Version: "v1", Resource: "klusterletaddonconfigs"}
+	ManagedClusterAddOnGVR   = schema.GroupVersionResource{Group: "addon.open-cluster-management.io", Version: "v1alpha1", Resource: "managedclusteraddons"}
+)
+
+const (
+	// LabelClusterName marks a cluster's namespace and its registration CSRs.
+	LabelClusterName = "open-cluster-management.io/cluster-name"
+	// AnnotationKlusterletConfig names the KlusterletConfig ACM renders a cluster's klusterlet from.
+	AnnotationKlusterletConfig = "agent.open-cluster-management.io/klusterlet-config"
+	// LeaseName is the lease the hub creates on acceptance and only the agent renews.
+	LeaseName = "managed-cluster-lease"
+	// TaintUnreachable is set while the cluster is not Available.
+	TaintUnreachable = "cluster.open-cluster-management.io/unreachable"
+
+	ConditionHubAccepted = "HubAcceptedManagedCluster"
+	ConditionJoined      = "ManagedClusterJoined"
+	ConditionAvailable   = "ManagedClusterConditionAvailable"
+
+	finalizerAPIResourceCleanup = "cluster.open-cluster-management.io/api-resource-cleanup"
+	finalizerWorkCleanup        = "cluster.open-cluster-management.io/manifest-work-cleanup"
+
+	// BootstrapClusterRole is OCM's role for bootstrap credentials.
+	BootstrapClusterRole    = "open-cluster-management:bootstrap"
+	registrationClusterRole = "open-cluster-management:managedcluster:registration"
+	workClusterRole         = "open-cluster-management:managedcluster:work"
+	// ManagedClustersGroup is the group every agent certificate carries.
+	ManagedClustersGroup = "system:open-cluster-management:managed-clusters"
+)
+
+// KlusterletWorkName is the ManifestWork ACM's import controller renders a cluster's klusterlet into.
+func KlusterletWorkName(cluster string) string { return cluster + "-klusterlet" }
+
+// ClusterGroup is the group of a cluster's agent certificates.
+func ClusterGroup(cluster string) string { return "system:open-cluster-management:" + cluster }
+
+// AgentUser is the user name (CN) of a cluster's agent certificate.
+func AgentUser(cluster, agent string) string { return ClusterGroup(cluster) + ":" + agent }
+
+func clusterRBACName(cluster string) string { return "open-cluster-management:managedcluster:" + cluster }
+
+func importBootstrapSA(cluster string) string { return cluster + "-bootstrap-sa" }
+
+// condition returns the status of a condition on an unstructured object ("" if absent).
+func condition(obj *unstructured.Unstructured, condType string) (status string, observedGeneration int64) {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == condType {
+			s, _ := m["status"].(string)
+			g, _ := m["observedGeneration"].(int64)
+			return s, g
+		}
+	}
+	return "", 0
+}
+
+// setCondition sets a condition, keeping lastTransitionTime when the status is unchanged.
+// It reports whether anything changed.
+func setCondition(obj *unstructured.Unstructured, condType, status, reason, now string, generation int64) bool {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for i, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] != condType {
+			continue
+		}
+		g, _ := m["observedGeneration"].(int64)
+		if m["status"] == status && m["reason"] == reason && g == generation {
+			return false
+		}
+		if m["status"] != status {
+			m["lastTransitionTime"] = now
+		}
+		m["status"], m["reason"], m["message"] = status, reason, reason
+		if generation > 0 {
+			m["observedGeneration"] = generation
+		}
+		conds[i] = m
+		_ = unstructured.SetNestedSlice(obj.Object, conds, "status", "conditions")
+		return true
+	}
+	m := map[string]any{"type": condType, "status": status, "reason": reason, "message": reason, "lastTransitionTime": now}
+	if generation > 0 {
+		m["observedGeneration"] = generation
+	}
+	conds = append(conds, m)
+	_ = unstructured.SetNestedSlice(obj.Object, conds, "status", "conditions")
+	return true
+}
+
+func accepted(mc *unstructured.Unstructured) bool {
+	v, _, _ := unstructured.NestedBool(mc.Object, "spec", "hubAcceptsClient")
+	return v
+}
