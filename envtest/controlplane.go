@@ -205,8 +205,12 @@ func (cp *ControlPlane) StartAPIServer(ctx context.Context) error {
 	})
 }
 
+// apiserverGrace is short on purpose: kube-apiserver's graceful shutdown waits
+// on open watches for many seconds, and an abrupt stop is the fault tests want.
+const apiserverGrace = 2 * time.Second
+
 // StopAPIServer stops the API server, leaving etcd and its data in place.
-func (cp *ControlPlane) StopAPIServer() error { return cp.apiserver.stop(15 * time.Second) }
+func (cp *ControlPlane) StopAPIServer() error { return cp.apiserver.stop(apiserverGrace) }
 
 func (cp *ControlPlane) startControllerManager() error {
 	kubeconfig, err := Kubeconfig(cp.AdminConfig())
@@ -241,9 +245,9 @@ func (cp *ControlPlane) startControllerManager() error {
 
 // Stop ends every process of the control plane.
 func (cp *ControlPlane) Stop() {
-	cp.kcm.stop(10 * time.Second)
-	cp.apiserver.stop(15 * time.Second)
-	cp.etcd.stop(10 * time.Second)
+	cp.kcm.stop(2 * time.Second)
+	cp.apiserver.stop(apiserverGrace)
+	cp.etcd.stop(5 * time.Second)
 }
 
 func waitFor(ctx context.Context, p *process, timeout time.Duration, ready func() bool) error {

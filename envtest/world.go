@@ -122,6 +122,9 @@ func prepare(ctx context.Context, cp *ControlPlane) error {
 	if err := a.Apply(ctx, []byte(ocmAdmissionPolicy)); err != nil {
 		return err
 	}
+	if err := waitAdmissionEnforced(ctx, cp, a); err != nil {
+		return err
+	}
 	if err := a.Apply(ctx, manifests.HubRole); err != nil {
 		return err
 	}
