@@ -30,7 +30,7 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
 
-.PHONY: help test vet binaries demo clean-binaries
+.PHONY: help test bench vet binaries demo clean-binaries
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ help: ## List the targets.
 test: binaries ## Run every test, on real API servers (builds missing control-plane binaries first).
 	go vet ./...
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+bench: binaries ## Benchmarks that print figures (simulator scale, ...).
+	go test -count=1 -run '^$$' -bench . -benchtime 3x -timeout 30m ./...
 
 vet: ## go vet the product and the tools module.
 	go vet ./...

@@ -32,6 +32,7 @@ type ControlPlane struct {
 	bins                            binaries
 	etcd, apiserver, kcm            *process
 	admin                           *rest.Config
+	webhook                         *terminatingNamespaceWebhook
 }
 
 // StartControlPlane starts the control plane called name under dir.
@@ -248,6 +249,7 @@ func (cp *ControlPlane) Stop() {
 	cp.kcm.stop(2 * time.Second)
 	cp.apiserver.stop(apiserverGrace)
 	cp.etcd.stop(5 * time.Second)
+	cp.webhook.stop()
 }
 
 func waitFor(ctx context.Context, p *process, timeout time.Duration, ready func() bool) error {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -130,3 +131,5 @@ func writeFiles(dir string, files map[string][]byte) error {
 	}
 	return nil
 }
+
+func encodeBase64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }

@@ -125,6 +125,14 @@ func prepare(ctx context.Context, cp *ControlPlane) error {
 	if err := waitAdmissionEnforced(ctx, cp, a); err != nil {
 		return err
 	}
+	webhook, err := startTerminatingNamespaceWebhook(cp)
+	if err != nil {
+		return err
+	}
+	cp.webhook = webhook
+	if err := a.Apply(ctx, webhook.configuration(cp.CA.CertPEM)); err != nil {
+		return err
+	}
 	if err := a.Apply(ctx, manifests.HubRole); err != nil {
 		return err
 	}

@@ -236,3 +236,39 @@ func TestNamespaceDeletionFinishes(t *testing.T) {
 		return apierrors.IsNotFound(err), nil
 	}))
 }
+
+// OCM refuses to accept a cluster while its namespace is Terminating.
+func TestAcceptanceRefusedWhileNamespaceTerminates(t *testing.T) {
+	ctx := context.Background()
+	hub := world.Hub("hub1")
+	admin := kube(t, hub.AdminConfig())
+	mcs := dyn(t, hub.AdminConfig()).Resource(managedClusterGVR)
+	_, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "term", Finalizers: []string{"hubmigrate.test/hold"}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, admin.CoreV1().Namespaces().Delete(ctx, "term", metav1.DeleteOptions{}))
+
+	_, err = mcs.Create(ctx, managedCluster("term", true, nil), metav1.CreateOptions{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the namespace term is terminating")
+	created, err := mcs.Create(ctx, managedCluster("term", false, nil), metav1.CreateOptions{})
+	require.NoError(t, err, "an unaccepted cluster is let in")
+	require.NoError(t, unstructured.SetNestedField(created.Object, true, "spec", "hubAcceptsClient"))
+	_, err = mcs.Update(ctx, created, metav1.UpdateOptions{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the namespace term is terminating")
+
+	ns, err := admin.CoreV1().Namespaces().Get(ctx, "term", metav1.GetOptions{})
+	require.NoError(t, err)
+	ns.Finalizers = nil
+	_, err = admin.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := admin.CoreV1().Namespaces().Get(ctx, "term", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}))
+	created, err = mcs.Get(ctx, "term", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, unstructured.SetNestedField(created.Object, true, "spec", "hubAcceptsClient"))
+	_, err = mcs.Update(ctx, created, metav1.UpdateOptions{})
+	require.NoError(t, err, "accepted once the namespace is gone")
+}

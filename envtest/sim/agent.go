@@ -14,6 +14,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -29,6 +30,16 @@ func (s *Simulator) syncAgent(ctx context.Context, c *Cluster) error {
 	if c.down {
 		return nil
 	}
+	if wait := c.readyAt.Sub(s.now()); wait > 0 {
+		s.queue.AddAfter(agentKey(c.Name), wait)
+		return nil
+	}
+	state := c.state
+	defer func() {
+		if c.state != state && c.latency > 0 {
+			c.readyAt = s.now().Add(c.latency)
+		}
+	}()
 	var err error
 	switch c.state {
 	case Starting, CrashLooping:
@@ -290,12 +301,14 @@ func (s *Simulator) joined(ctx context.Context, c *Cluster) error {
 	}
 	now := s.now()
 	if c.lastRenew.IsZero() || now.Sub(c.lastRenew) >= s.opts.LeaseDuration {
-		lease, err := cl.kube.CoordinationV1().Leases(c.Name).Get(ctx, LeaseName, metav1.GetOptions{})
-		if err == nil {
+		if obj, exists, _ := h.leases.GetByKey(c.Name + "/" + LeaseName); exists {
+			lease := obj.(*coordinationv1.Lease).DeepCopy()
 			t := metav1.NewMicroTime(now)
 			lease.Spec.RenewTime = &t
 			if _, err := cl.kube.CoordinationV1().Leases(c.Name).Update(ctx, lease, metav1.UpdateOptions{}); err == nil {
 				c.lastRenew = now
+			} else if apierrors.IsConflict(err) {
+				return err // a stale cache: retried at once with back-off
 			}
 		}
 	}

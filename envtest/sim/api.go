@@ -174,3 +174,8 @@ func Hubs(cps ...*envtest.ControlPlane) []HubInfo {
 	}
 	return hubs
 }
+
+// SetLatency makes the agent take d for each step (select, file a CSR, join).
+func (s *Simulator) SetLatency(name string, d time.Duration) error {
+	return s.withCluster(name, func(c *Cluster) { c.latency = d })
+}

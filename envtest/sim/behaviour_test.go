@@ -273,3 +273,18 @@ func TestDownAgentGoesUnknown(t *testing.T) {
 		return conditionStatus(mc, sim.ConditionAvailable) == "True" && !hasTaint(mc, sim.TaintUnreachable)
 	})
 }
+
+// The latency knob slows every step of the agent: a switch takes at least
+// selection, CSR filing and joining, one latency each.
+func TestLatencyKnob(t *testing.T) {
+	ctx := context.Background()
+	importCluster(t, "slow", sim.Singleton)
+	prepareSwitch(t, "slow", true)
+	require.NoError(t, simulator.SetLatency("slow", time.Second))
+	require.NoError(t, simulator.RogueOnNextCSR("slow", "hub2", true))
+	start := time.Now()
+	hubOf(t, "hub1").setAccept(t, "slow", false)
+	_, err := simulator.WaitFor(ctx, "slow", 30*time.Second, sim.JoinedTo("hub2"))
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "restart, CSR and join each wait a step")
+}

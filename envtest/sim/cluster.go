@@ -63,6 +63,8 @@ type Cluster struct {
 	csrMutator func(*x509.CertificateRequest)
 	rogue      map[string]bool // hub → approve (true) or deny (false) its next pending CSR
 	importHeld map[string]bool // hubs whose import controller does not render its klusterlet work
+	latency    time.Duration   // how long the agent takes for each step
+	readyAt    time.Time       // when it may take its next step
 
 	// klusterlet state
 	bootstraps    []bootstrapKubeconfig

@@ -51,13 +51,20 @@ func (s *Simulator) hubController(ctx context.Context, h *hub, cluster string, m
 	if mc.GetDeletionTimestamp() != nil {
 		return s.cleanupCluster(ctx, h, mc)
 	}
-	if accepted(mc) {
-		h.unacceptedSince.Delete(cluster)
-		if err := s.acceptCluster(ctx, h, mc); err != nil {
+	// Lease renewals wake this often; the acceptance state is redone only
+	// when the ManagedCluster changed since it was last put in place.
+	if rv, ok := h.reconciledRV.Load(cluster); !ok || rv != mc.GetResourceVersion() {
+		var err error
+		if accepted(mc) {
+			h.unacceptedSince.Delete(cluster)
+			err = s.acceptCluster(ctx, h, mc)
+		} else {
+			err = s.unacceptCluster(ctx, h, mc)
+		}
+		if err != nil {
 			return err
 		}
-	} else if err := s.unacceptCluster(ctx, h, mc); err != nil {
-		return err
+		h.reconciledRV.Store(cluster, mc.GetResourceVersion())
 	}
 	return s.leaseAndAvailability(ctx, h, mc)
 }
@@ -254,12 +261,13 @@ func (s *Simulator) cleanupCluster(ctx context.Context, h *hub, mc *unstructured
 // releaseWorkRoleBinding lets a deleted work RoleBinding go once no
 // ManifestWork is left in the cluster namespace.
 func (s *Simulator) releaseWorkRoleBinding(ctx context.Context, h *hub, c string) error {
-	rb, err := h.kube.RbacV1().RoleBindings(c).Get(ctx, clusterRBACName(c)+":work", metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil || rb.DeletionTimestamp == nil {
+	obj, exists, err := h.roleBindings.GetByKey(c + "/" + clusterRBACName(c) + ":work")
+	if err != nil || !exists {
 		return err
+	}
+	rb := obj.(*rbacv1.RoleBinding).DeepCopy()
+	if rb.DeletionTimestamp == nil || !slices.Contains(rb.Finalizers, finalizerWorkCleanup) {
+		return nil
 	}
 	if works, _ := h.works.ByNamespace(c).List(labels.Everything()); len(works) > 0 {
 		return nil

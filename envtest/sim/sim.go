@@ -93,7 +93,9 @@ type hub struct {
 	kubeInf    informers.SharedInformerFactory
 	secretInf  informers.SharedInformerFactory
 	dynInf     dynamicinformer.DynamicSharedInformerFactory
+	roleBindings    cache.Indexer
 	importTokens    sync.Map // cluster → token of the import controller's bootstrap identity
+	reconciledRV    sync.Map // cluster → ManagedCluster resourceVersion whose acceptance state is in place
 	unacceptedSince sync.Map // cluster → when hubAcceptsClient=false was first seen
 }
 
@@ -199,6 +201,9 @@ func (s *Simulator) newHub(info HubInfo) (*hub, error) {
 	leaseInf.AddEventHandler(handler(byNamespace))
 	h.leases = leaseInf.GetIndexer()
 	h.secretInf.Core().V1().Secrets().Informer().AddEventHandler(all)
+	rbInf := h.kubeInf.Rbac().V1().RoleBindings().Informer()
+	rbInf.AddEventHandler(handler(byNamespace))
+	h.roleBindings = rbInf.GetIndexer()
 	return h, nil
 }
 
