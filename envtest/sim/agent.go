@@ -191,8 +191,8 @@ func (s *Simulator) fileCSR(ctx context.Context, c *Cluster) error {
 			"apiVersion": "cluster.open-cluster-management.io/v1", "kind": "ManagedCluster",
 			"metadata": map[string]any{"name": c.Name},
 			"spec": map[string]any{
-				"hubAcceptsClient":           false,
-				"leaseDurationSeconds":       int64(60),
+				"hubAcceptsClient":            false,
+				"leaseDurationSeconds":        int64(60),
 				"managedClusterClientConfigs": []any{map[string]any{"url": "https://" + c.Name + ".spoke.test:6443"}},
 			},
 		}}

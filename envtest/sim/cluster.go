@@ -67,18 +67,18 @@ type Cluster struct {
 	readyAt    time.Time       // when it may take its next step
 
 	// klusterlet state
-	bootstraps    []bootstrapKubeconfig
-	multipleHubs  bool
-	selected      *bootstrapKubeconfig
-	hubCred       *hubCredential
-	state         AgentState
-	csrName       string
-	csrKeyPEM     []byte
-	restarts      int
-	backoff       time.Duration
-	restartAt     time.Time
-	lastRenew     time.Time
-	importHub     string            // the hub it was first imported into
+	bootstraps   []bootstrapKubeconfig
+	multipleHubs bool
+	selected     *bootstrapKubeconfig
+	hubCred      *hubCredential
+	state        AgentState
+	csrName      string
+	csrKeyPEM    []byte
+	restarts     int
+	backoff      time.Duration
+	restartAt    time.Time
+	lastRenew    time.Time
+	importHub    string // the hub it was first imported into
 }
 
 // Status is a snapshot of a simulated agent, for tests.

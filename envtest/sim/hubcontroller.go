@@ -237,10 +237,18 @@ func (s *Simulator) leaseAndAvailability(ctx context.Context, h *hub, mc *unstru
 func (s *Simulator) cleanupCluster(ctx context.Context, h *hub, mc *unstructured.Unstructured) error {
 	c := mc.GetName()
 	for _, del := range []func() error{
-		func() error { return h.kube.RbacV1().RoleBindings(c).Delete(ctx, clusterRBACName(c)+":registration", metav1.DeleteOptions{}) },
-		func() error { return h.kube.RbacV1().RoleBindings(c).Delete(ctx, clusterRBACName(c)+":work", metav1.DeleteOptions{}) },
-		func() error { return h.kube.RbacV1().ClusterRoleBindings().Delete(ctx, clusterRBACName(c), metav1.DeleteOptions{}) },
-		func() error { return h.kube.RbacV1().ClusterRoles().Delete(ctx, clusterRBACName(c), metav1.DeleteOptions{}) },
+		func() error {
+			return h.kube.RbacV1().RoleBindings(c).Delete(ctx, clusterRBACName(c)+":registration", metav1.DeleteOptions{})
+		},
+		func() error {
+			return h.kube.RbacV1().RoleBindings(c).Delete(ctx, clusterRBACName(c)+":work", metav1.DeleteOptions{})
+		},
+		func() error {
+			return h.kube.RbacV1().ClusterRoleBindings().Delete(ctx, clusterRBACName(c), metav1.DeleteOptions{})
+		},
+		func() error {
+			return h.kube.RbacV1().ClusterRoles().Delete(ctx, clusterRBACName(c), metav1.DeleteOptions{})
+		},
 	} {
 		if err := del(); err != nil && !apierrors.IsNotFound(err) {
 			return err

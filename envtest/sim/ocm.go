@@ -48,7 +48,9 @@ func ClusterGroup(cluster string) string { return "system:open-cluster-managemen
 // AgentUser is the user name (CN) of a cluster's agent certificate.
 func AgentUser(cluster, agent string) string { return ClusterGroup(cluster) + ":" + agent }
 
-func clusterRBACName(cluster string) string { return "open-cluster-management:managedcluster:" + cluster }
+func clusterRBACName(cluster string) string {
+	return "open-cluster-management:managedcluster:" + cluster
+}
 
 func importBootstrapSA(cluster string) string { return cluster + "-bootstrap-sa" }
 

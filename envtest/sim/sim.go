@@ -82,17 +82,17 @@ type HubInfo struct {
 // controllers it plays, and informers that wake the clusters involved.
 type hub struct {
 	HubInfo
-	kube       kubernetes.Interface
-	dyn        dynamic.Interface
-	mcs        cache.GenericLister
-	works      cache.GenericLister
-	kcs        cache.GenericLister
-	kacs       cache.GenericLister
-	csrs       cache.Indexer
-	leases     cache.Indexer
-	kubeInf    informers.SharedInformerFactory
-	secretInf  informers.SharedInformerFactory
-	dynInf     dynamicinformer.DynamicSharedInformerFactory
+	kube            kubernetes.Interface
+	dyn             dynamic.Interface
+	mcs             cache.GenericLister
+	works           cache.GenericLister
+	kcs             cache.GenericLister
+	kacs            cache.GenericLister
+	csrs            cache.Indexer
+	leases          cache.Indexer
+	kubeInf         informers.SharedInformerFactory
+	secretInf       informers.SharedInformerFactory
+	dynInf          dynamicinformer.DynamicSharedInformerFactory
 	roleBindings    cache.Indexer
 	importTokens    sync.Map // cluster → token of the import controller's bootstrap identity
 	reconciledRV    sync.Map // cluster → ManagedCluster resourceVersion whose acceptance state is in place
@@ -108,7 +108,7 @@ type Simulator struct {
 	clusters map[string]*Cluster
 	// clientCache holds one client per credential a simulated agent uses.
 	clientCache sync.Map
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue       workqueue.TypedRateLimitingInterface[string]
 }
 
 // New prepares a simulator for the given hubs; Start runs it.
@@ -292,4 +292,3 @@ func (s *Simulator) hubByName(name string) (*hub, error) {
 	}
 	return h, nil
 }
-
