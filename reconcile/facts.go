@@ -1,0 +1,94 @@
+package reconcile
+
+import (
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Facts is everything the planner may look at for one migration: what the
+// informers hold, and the clock. Nothing in it is kept between reconciles.
+type Facts struct {
+	Now       time.Time
+	HomeID    string
+	Migration MigrationFacts
+	Source    HubFacts
+	Target    HubFacts
+	// ServiceAccount and Binding are the migration's bootstrap identity on the target.
+	ServiceAccount *corev1.ServiceAccount
+	Binding        *rbacv1.ClusterRoleBinding
+	Clusters       []ClusterFacts
+}
+
+// MigrationFacts is the migration object.
+type MigrationFacts struct {
+	Owner           Owner
+	From, To        string
+	Listed          []string
+	PlacementRef    string
+	StageTimeout    time.Duration // 0: the defaults
+	Annotations     map[string]string
+	ResourceVersion string
+	Created         time.Time
+	Deleting        bool
+}
+
+// HubFacts is what is known of a hub as a whole.
+type HubFacts struct {
+	// Reachable: its client works and its caches have synced.
+	Reachable bool
+	// ServesKlusterletConfig: it is an ACM hub (KlusterletConfig API served).
+	ServesKlusterletConfig bool
+	// RegistrationAddress is the address and CA managed clusters reach it by.
+	RegistrationAddress string
+	RegistrationCA      []byte
+	// BootstrapClusterRole: OCM's bootstrap ClusterRole exists.
+	BootstrapClusterRole bool
+}
+
+// ClusterFacts are one cluster's objects on both hubs.
+type ClusterFacts struct {
+	Name   string
+	Source SourceFacts
+	Target TargetFacts
+}
+
+// SourceFacts are the cluster's objects on the source hub.
+type SourceFacts struct {
+	MC             *unstructured.Unstructured
+	KlusterletWork *unstructured.Unstructured
+	// KlusterletConfig is the migration's (hubmigrate-<cluster>-<uid8>).
+	KlusterletConfig *unstructured.Unstructured
+	// NamedKlusterletConfig is the KlusterletConfig the cluster's annotation
+	// named before the migration, when it exists.
+	NamedKlusterletConfig *unstructured.Unstructured
+	BootstrapSecret       *corev1.Secret
+	Migrated              MigratedObjects
+}
+
+// TargetFacts are the cluster's objects on the target hub.
+type TargetFacts struct {
+	MC             *unstructured.Unstructured
+	Namespace      *corev1.Namespace
+	KlusterletWork *unstructured.Unstructured
+	Lease          *coordinationv1.Lease
+	Anchor         *corev1.Secret
+	CSRs           []*certificatesv1.CertificateSigningRequest
+	// KlusterletConfigNames are the KlusterletConfigs that exist on the target.
+	KlusterletConfigNames map[string]bool
+	Migrated              MigratedObjects
+}
+
+// MigratedObjects are the resources that move with a cluster, besides its
+// ManagedCluster: in the cluster namespace, its KlusterletAddonConfig, its
+// ManagedClusterAddOns, and the Secrets and ConfigMaps labelled preserve.
+type MigratedObjects struct {
+	KlusterletAddonConfig *unstructured.Unstructured
+	Addons                []*unstructured.Unstructured
+	Secrets               []*corev1.Secret
+	ConfigMaps            []*corev1.ConfigMap
+}
