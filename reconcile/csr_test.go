@@ -143,3 +143,12 @@ func TestCSRStates(t *testing.T) {
 	assert.False(t, csrPending(csr))
 	assert.True(t, csrRefused(csr))
 }
+
+// agentCSRFrom gives csr a fresh request with common name cn.
+func agentCSRFrom(t *testing.T, csr *certificatesv1.CertificateSigningRequest, cn string) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	csr.Spec.Request = request(t, &x509.CertificateRequest{Subject: pkix.Name{
+		CommonName: cn, Organization: []string{"system:open-cluster-management:c1", managedClustersGroup},
+	}})
+	return csr
+}

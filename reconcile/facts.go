@@ -13,8 +13,16 @@ import (
 // Facts is everything the planner may look at for one migration: what the
 // informers hold, and the clock. Nothing in it is kept between reconciles.
 type Facts struct {
-	Now       time.Time
-	HomeID    string
+	Now    time.Time
+	HomeID string
+	// BootstrapNamespace (target) holds the bootstrap ServiceAccount and the
+	// anchor Secrets; BootstrapSecretNamespace (source) the bootstrap
+	// kubeconfig Secrets ACM's import controller reads.
+	BootstrapNamespace       string
+	BootstrapSecretNamespace string
+	// TerminalOwners are the owner strings of migrations on this home cluster
+	// that have written results: their records may be taken over.
+	TerminalOwners map[string]bool
 	Migration MigrationFacts
 	Source    HubFacts
 	Target    HubFacts

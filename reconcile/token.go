@@ -52,3 +52,5 @@ func parseTokenClaims(token string) (tokenClaims, error) {
 	}
 	return tokenClaims{JTI: claims.JTI, Expires: time.Unix(claims.Exp, 0)}, nil
 }
+
+func encodeBytes(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -1,0 +1,115 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Plan is what the planner decided for one migration.
+type Plan struct {
+	// Actions are performed in order; the executor stops at the first that
+	// fails, and the next reconcile plans again from what it then observes.
+	Actions  []Action
+	Clusters []ClusterOutcome
+	// Notes are log lines worth one each: a resumption, a corrected marker.
+	Notes []string
+}
+
+// ClusterOutcome is where one cluster is, and why it is not moving if it is not.
+type ClusterOutcome struct {
+	Name    string
+	Phase   Phase
+	Reason  string
+	Waiting string
+}
+
+type planner struct {
+	f     *Facts
+	owner Owner
+	plan  Plan
+}
+
+// PlanMigration is the pure planner: from the facts of one migration and the
+// clock, the next writes. The same facts always give the same plan, and a
+// crash between any two writes leaves facts from which it picks the right
+// next step (reconcile/plan_test.go).
+func PlanMigration(f *Facts) Plan {
+	p := &planner{f: f, owner: f.Migration.Owner}
+	for i := range f.Clusters {
+		p.planCluster(&f.Clusters[i])
+	}
+	return p.plan
+}
+
+func (p *planner) ours(obj metaObject) bool {
+	return !absent(obj) && annotation(obj, AnnOwner) == p.owner.String()
+}
+
+func (p *planner) act(a Action) { p.plan.Actions = append(p.plan.Actions, a) }
+
+// create plans making obj; its Ref names it for the executor and the log.
+func (p *planner) create(hub HubRole, cluster string, gvr schemaGVR, obj *unstructured.Unstructured, why string) {
+	p.act(Action{Kind: Create, Hub: hub, Cluster: cluster, Ref: Ref{GVR: gvr, Namespace: obj.GetNamespace(), Name: obj.GetName()}, Object: obj, Why: why})
+}
+
+func (p *planner) outcome(c string, phase Phase, waiting string) {
+	p.plan.Clusters = append(p.plan.Clusters, ClusterOutcome{Name: c, Phase: phase, Waiting: waiting})
+}
+
+func (p *planner) now() string { return p.f.Now.UTC().Format(time.RFC3339) }
+
+// planCluster derives the cluster's phase from the facts and plans its next step.
+func (p *planner) planCluster(cf *ClusterFacts) {
+	src, tgt := cf.Source.MC, cf.Target.MC
+	switch {
+	case p.ours(tgt) && (hasAnnotation(tgt, AnnCommitted) || Phase(label(tgt, LabelPhase)) == Cleaning || Phase(label(tgt, LabelPhase)) == Completed):
+		// From Cleaning on, the target's ManagedCluster speaks for the cluster.
+		p.planCleaning(cf)
+	case src == nil:
+		p.outcome(cf.Name, Validating, "the cluster is not on the source hub")
+	case !p.ours(src):
+		p.planValidating(cf)
+	case hasAnnotation(src, AnnCommitted):
+		p.planCommitted(cf)
+	case hasAnnotation(src, AnnOriginalHubAcceptsClient):
+		p.planRegistering(cf)
+	case p.klusterletConfigured(cf):
+		p.planDeploying(cf)
+	default:
+		p.planInitializing(cf)
+	}
+}
+
+// moveLabel keeps the phase label of the speaking ManagedCluster in step with
+// the facts: a label behind them moves forward (new phase-since); any other
+// disagreement is a marker to correct, keeping phase-since. It reports
+// whether a write was planned (the caller then waits for it to be observed).
+func (p *planner) moveLabel(hub HubRole, cluster string, mc *unstructured.Unstructured, phase Phase) bool {
+	current := Phase(label(mc, LabelPhase))
+	if current == phase {
+		return false
+	}
+	set := map[string]string{AnnPhaseSince: p.now()}
+	why := fmt.Sprintf("phase %s → %s", current, phase)
+	if forwardOrder[current] == 0 || forwardOrder[current] > forwardOrder[phase] {
+		set = nil
+		why = fmt.Sprintf("corrected marker %s=%s to %s (the facts say %s)", LabelPhase, current, phase, phase)
+		p.plan.Notes = append(p.plan.Notes, cluster+": "+why)
+	}
+	obj, _ := withMarkers(mc, map[string]string{LabelPhase: string(phase)}, set, nil, nil)
+	p.act(Action{Kind: Update, Hub: hub, Cluster: cluster, Ref: RefOf(ManagedClusterGVR, mc), Object: obj, Why: why})
+	return true
+}
+
+// mirrorLabel keeps the target copy's phase label equal to the source's
+// while the source speaks, so either hub shows where the cluster is.
+func (p *planner) mirrorLabel(cf *ClusterFacts, phase Phase) {
+	tgt := cf.Target.MC
+	if !p.ours(tgt) || Phase(label(tgt, LabelPhase)) == phase {
+		return
+	}
+	obj, _ := withMarkers(tgt, map[string]string{LabelPhase: string(phase)}, nil, nil, nil)
+	p.act(Action{Kind: Update, Hub: Target, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, tgt), Object: obj, Why: "mirror the source's phase"})
+}

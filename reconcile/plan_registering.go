@@ -1,0 +1,151 @@
+package reconcile
+
+import (
+	"sort"
+	"strings"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// planRegistering waits for the agent's CSR on the target and commits the
+// one that passes every check: the commit marker goes on the source
+// ManagedCluster (resourceVersion-guarded) before the approval.
+func (p *planner) planRegistering(cf *ClusterFacts) {
+	src, tgt := cf.Source.MC, cf.Target.MC
+	if p.moveLabel(Source, cf.Name, src, Registering) {
+		p.outcome(cf.Name, Registering, "")
+		return
+	}
+	p.mirrorLabel(cf, Registering)
+	if hubAcceptsClient(src) {
+		// Someone accepted the source again after the Registering write.
+		obj, _ := withMarkers(src, nil, nil, nil, nil)
+		_ = unstructured.SetNestedField(obj.Object, false, "spec", "hubAcceptsClient")
+		p.act(Action{Kind: Update, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Object: obj, Why: "keep the source unaccepted while Registering"})
+		p.outcome(cf.Name, Registering, "")
+		return
+	}
+	if tgt == nil || !hubAcceptsClient(tgt) {
+		p.outcome(cf.Name, Registering, "the target copy is not accepted")
+		return
+	}
+	cred, ok := p.credential(cf)
+	if !ok {
+		p.outcome(cf.Name, Registering, "the migration's bootstrap identity is not known")
+		return
+	}
+	passing := passingCSRs(cf.Target.CSRs, cred)
+	cns := map[string]bool{}
+	for _, csr := range passing {
+		cns[csrCommonName(csr)] = true
+	}
+	switch {
+	case len(cns) > 1:
+		p.outcomeFailed(cf.Name, Registering, "AmbiguousRegistration", "more than one pending CN for the cluster: approving none")
+	case len(passing) == 1 || len(cns) == 1:
+		csr := passing[0]
+		obj, _ := withMarkers(src, nil, map[string]string{AnnCommitted: csr.Name + "/" + string(csr.UID)}, nil, nil)
+		p.act(Action{Kind: Commit, Hub: Source, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Object: obj, Why: "commit: a CSR passes every check"})
+		p.outcome(cf.Name, Registering, "")
+	default:
+		p.outcome(cf.Name, Registering, "waiting for the agent's CSR on the target")
+	}
+}
+
+// passingCSRs are the pending CSRs that pass every check, oldest first.
+func passingCSRs(csrs []*certificatesv1.CertificateSigningRequest, cred registrationCredential) []*certificatesv1.CertificateSigningRequest {
+	var out []*certificatesv1.CertificateSigningRequest
+	for _, csr := range csrs {
+		if csrPending(csr) && checkRegistrationCSR(csr, cred) == nil {
+			out = append(out, csr)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
+		if !ti.Equal(&tj) {
+			return ti.Before(&tj)
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// credential is what the cluster's CSRs must have been filed with.
+func (p *planner) credential(cf *ClusterFacts) (registrationCredential, bool) {
+	sa := p.f.ServiceAccount
+	if sa == nil || cf.Source.BootstrapSecret == nil {
+		return registrationCredential{}, false
+	}
+	token, err := bootstrapToken(cf.Source.BootstrapSecret)
+	if err != nil {
+		return registrationCredential{}, false
+	}
+	claims, err := parseTokenClaims(token)
+	if err != nil {
+		return registrationCredential{}, false
+	}
+	return registrationCredential{
+		Cluster:  cf.Name,
+		Username: "system:serviceaccount:" + sa.Namespace + ":" + sa.Name,
+		UID:      sa.UID,
+		JTI:      claims.JTI,
+	}, true
+}
+
+// planCommitted approves the committed CSR (and later ones of the same CN,
+// from an agent that restarted before using its certificate), deletes a
+// committed CSR someone else refused (the agent files a new one at once),
+// and starts Cleaning once the cluster is registered on the target.
+func (p *planner) planCommitted(cf *ClusterFacts) {
+	src := cf.Source.MC
+	if p.moveLabel(Source, cf.Name, src, Registering) {
+		p.outcome(cf.Name, Registering, "")
+		return
+	}
+	p.mirrorLabel(cf, Registering)
+	committedName, committedUID, _ := strings.Cut(annotation(src, AnnCommitted), "/")
+	cred, credOK := p.credential(cf)
+	cn := ""
+	for _, csr := range cf.Target.CSRs {
+		if csr.Name == committedName && csr.UID == types.UID(committedUID) {
+			cn = csrCommonName(csr)
+		}
+	}
+	for _, csr := range cf.Target.CSRs {
+		committed := csr.Name == committedName && csr.UID == types.UID(committedUID)
+		switch {
+		case committed && csrRefused(csr):
+			p.act(Action{Kind: Delete, Hub: Target, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Why: "the committed CSR was refused by someone else; the agent files a new one"})
+		case !csrPending(csr) || !credOK || checkRegistrationCSR(csr, cred) != nil:
+		case committed || (cn != "" && csrCommonName(csr) == cn):
+			p.act(Action{Kind: Approve, Hub: Target, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Why: "approve the committed registration"})
+		}
+	}
+	if !p.registered(cf) {
+		p.outcome(cf.Name, Registering, "waiting for the cluster to register on the target")
+		return
+	}
+	tgt := cf.Target.MC
+	obj, _ := withMarkers(tgt, map[string]string{LabelPhase: string(Cleaning)},
+		map[string]string{AnnCommitted: annotation(src, AnnCommitted), AnnOwner: p.owner.String(), AnnPhaseSince: p.now()}, nil, nil)
+	p.act(Action{Kind: Update, Hub: Target, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, tgt), Object: obj, Why: "Cleaning: the target speaks for the cluster from now on"})
+	p.outcome(cf.Name, Registering, "")
+}
+
+// registered: the agent is connected to the target and re-pointed at the
+// target's own credential — the lease renewed since the commit by the agent
+// and the target's klusterlet work replaced since the commit and applied.
+func (p *planner) registered(cf *ClusterFacts) bool {
+	src, tgt := cf.Source.MC, cf.Target.MC
+	if tgt == nil || !conditionTrue(tgt, "HubAcceptedManagedCluster") || !conditionTrue(tgt, "ManagedClusterJoined") ||
+		!conditionTrue(tgt, "ManagedClusterConditionAvailable") {
+		return false
+	}
+	lease, work := cf.Target.Lease, cf.Target.KlusterletWork
+	if lease == nil || lease.ResourceVersion == annotation(src, AnnCommitLeaseRV) {
+		return false
+	}
+	return work != nil && work.GetResourceVersion() != annotation(src, AnnCommitWorkRV) && workApplied(work)
+}

@@ -1,0 +1,483 @@
+package reconcile
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Each row is a world a reconcile can observe — many of them what a crash
+// between two writes, or after a write whose reply was lost, leaves behind —
+// and the step the planner must pick from it.
+func TestPlanForwardPath(t *testing.T) {
+	cases := []struct {
+		name  string
+		world func(t *testing.T) *world
+		want  []string // "Kind hub resource name"
+		phase Phase
+		check func(t *testing.T, p Plan)
+	}{
+		{
+			name:  "unclaimed and ready: claim it",
+			world: func(*testing.T) *world { return newWorld() },
+			want:  []string{"Update source managedclusters c1"},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				assert.Equal(t, testOwner.String(), obj.GetAnnotations()[AnnOwner])
+				assert.Equal(t, "Initializing", obj.GetLabels()[LabelPhase])
+				assert.Equal(t, "2026-11-29T12:00:00Z", obj.GetAnnotations()[AnnPhaseSince])
+				assert.Equal(t, "100", p.Actions[0].Ref.ResourceVersion, "the claim is resourceVersion-guarded")
+			},
+		},
+		{
+			name: "claimed by a live migration: left alone",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC.SetAnnotations(map[string]string{AnnOwner: "ops/other/9999"})
+				return w
+			},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "ClaimedBy", p.Clusters[0].Reason) },
+		},
+		{
+			name: "a terminal migration's record: taken over in the claim write",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.f.TerminalOwners = map[string]bool{"ops/old/9999": true}
+				w.c().Source.MC.SetLabels(map[string]string{LabelPhase: "Failed"})
+				w.c().Source.MC.SetAnnotations(map[string]string{AnnOwner: "ops/old/9999", AnnReason: "RestoredNotReturned", "keep": "me"})
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) {
+				anns := p.Actions[0].Object.GetAnnotations()
+				assert.Equal(t, testOwner.String(), anns[AnnOwner])
+				assert.NotContains(t, anns, AnnReason)
+				assert.Equal(t, "me", anns["keep"])
+			},
+		},
+		{
+			name: "the hub itself is never migrated",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC.SetLabels(map[string]string{"local-cluster": "true"})
+				return w
+			},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "IsHub", p.Clusters[0].Reason) },
+		},
+		{
+			name: "already on the target",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Target.MC = mc("c1", true, nil, nil)
+				return w
+			},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "AlreadyOnTarget", p.Clusters[0].Reason) },
+		},
+		{
+			name: "an unavailable cluster is not claimed",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
+				return w
+			},
+			phase: Validating,
+		},
+		{
+			name:  "claimed (the claim's reply may have been lost): the bootstrap ServiceAccount first",
+			world: func(*testing.T) *world { return newWorld().claimed(Initializing, nil) },
+			want:  []string{"Create target serviceaccounts hubmigrate-1234abcd"},
+			phase: Initializing,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, string(testOwner.UID), p.Actions[0].Object.GetLabels()[LabelMigrationUID])
+				assert.Equal(t, "home-uid", p.Actions[0].Object.GetLabels()[LabelHome])
+			},
+		},
+		{
+			name: "anchor made, token not yet in a bootstrap Secret (a lost TokenRequest reply): mint against the anchor",
+			world: func(*testing.T) *world {
+				w := newWorld().claimed(Initializing, nil).scaffolding()
+				w.c().Source.BootstrapSecret = nil
+				return w
+			},
+			want:  []string{"MintToken source secrets hubmigrate-c1-1234abcd"},
+			phase: Initializing,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "anchor-uid", string(p.Actions[0].Ref.UID), "bound to the anchor, by UID")
+				assert.Equal(t, "multicluster-engine", p.Actions[0].Object.GetNamespace())
+			},
+		},
+		{
+			name:  "scaffolding made, cluster not yet pointed at it: annotate, saving the original",
+			world: func(*testing.T) *world { return newWorld().claimed(Initializing, map[string]string{}).scaffolding() },
+			want:  []string{"UseKlusterletConfig source managedclusters c1"},
+			phase: Initializing,
+			check: func(t *testing.T, p Plan) {
+				anns := p.Actions[0].Object.GetAnnotations()
+				assert.Equal(t, scaffold, anns[AnnKlusterletConfig])
+				assert.Contains(t, anns, AnnOriginalKlusterletConfig)
+				assert.Equal(t, "", anns[AnnOriginalKlusterletConfig], "it had none")
+			},
+		},
+		{
+			name: "annotated; the work not yet applied at a newer generation: wait",
+			world: func(*testing.T) *world {
+				w := newWorld().configured(Initializing, nil)
+				w.c().Source.KlusterletWork = work("c1", 4, 3, "11")
+				return w
+			},
+			phase: Initializing,
+		},
+		{
+			name:  "the gate passed: the label moves to Deploying with a new phase-since",
+			world: func(*testing.T) *world { return newWorld().configured(Initializing, nil) },
+			want:  []string{"Update source managedclusters c1"},
+			phase: Deploying,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				assert.Equal(t, "Deploying", obj.GetLabels()[LabelPhase])
+				assert.Equal(t, "2026-11-29T12:00:00Z", obj.GetAnnotations()[AnnPhaseSince])
+			},
+		},
+		{
+			name: "label says Deploying, but the cluster was never pointed at the KlusterletConfig: corrected, phase-since kept",
+			world: func(*testing.T) *world {
+				return newWorld().claimed(Deploying, nil).scaffolding()
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Initializing,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				assert.Equal(t, "Initializing", obj.GetLabels()[LabelPhase])
+				assert.Equal(t, "2026-11-29T11:00:00Z", obj.GetAnnotations()[AnnPhaseSince])
+				require.Len(t, p.Notes, 1)
+				assert.Contains(t, p.Notes[0], "corrected marker")
+			},
+		},
+		{
+			name:  "Deploying: the target namespace first",
+			world: func(*testing.T) *world { return newWorld().configured(Deploying, nil) },
+			want:  []string{"Create target namespaces c1"},
+			phase: Deploying,
+		},
+		{
+			name: "Deploying: a ManagedCluster not ours on the target is a collision",
+			world: func(*testing.T) *world {
+				w := newWorld().configured(Deploying, nil)
+				w.c().Target.MC = mc("c1", true, nil, nil)
+				return w
+			},
+			phase: Deploying,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "CopyCollision", p.Clusters[0].Reason) },
+		},
+		{
+			name: "Deploying: a preserved Secret not ours at a copy's name is a collision",
+			world: func(*testing.T) *world {
+				w := newWorld().configured(Deploying, nil)
+				w.c().Source.Migrated.Secrets = []*corev1.Secret{{ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "c1"}}}
+				w.c().Target.Migrated.Secrets = []*corev1.Secret{{ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "c1"}}}
+				return w
+			},
+			phase: Deploying,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "CopyCollision", p.Clusters[0].Reason) },
+		},
+		{
+			name: "Deploying: namespace made, then the ManagedCluster copy, accepted, without the source's hub-owned markers",
+			world: func(*testing.T) *world {
+				w := newWorld().configured(Deploying, nil)
+				w.c().Target.Namespace = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "c1"}}
+				w.c().Source.MC.SetLabels(map[string]string{LabelPhase: "Deploying", "env": "prod", "feature.open-cluster-management.io/addon-x": "available"})
+				return w
+			},
+			want:  []string{"Create target managedclusters c1"},
+			phase: Deploying,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				accepted, _, _ := unstructured.NestedBool(obj.Object, "spec", "hubAcceptsClient")
+				assert.True(t, accepted)
+				assert.Equal(t, "prod", obj.GetLabels()["env"])
+				assert.NotContains(t, obj.GetLabels(), "feature.open-cluster-management.io/addon-x")
+				assert.NotContains(t, obj.GetAnnotations(), AnnKlusterletConfig, "the migration's KlusterletConfig is never copied")
+				assert.Equal(t, testOwner.String(), obj.GetAnnotations()[AnnOwner])
+			},
+		},
+		{
+			name: "Deploying: an addon the target's addon controller made from our copy is adopted",
+			world: func(*testing.T) *world {
+				w := newWorld().configured(Deploying, nil).copied(Deploying)
+				w.c().Source.Migrated.Addons = []*unstructured.Unstructured{addon("search", "ns-a")}
+				w.c().Target.Migrated.Addons = []*unstructured.Unstructured{addon("search", "ns-b")}
+				return w
+			},
+			want:  []string{"Update target managedclusteraddons search"},
+			phase: Deploying,
+			check: func(t *testing.T, p Plan) {
+				ns, _, _ := unstructured.NestedString(p.Actions[0].Object.Object, "spec", "installNamespace")
+				assert.Equal(t, "ns-a", ns, "the source's spec")
+				assert.Equal(t, testOwner.String(), p.Actions[0].Object.GetAnnotations()[AnnOwner])
+			},
+		},
+		{
+			name:  "Deploying done: the Registering write unaccepts the source and saves the original in one write",
+			world: func(*testing.T) *world { return newWorld().configured(Deploying, nil).copied(Deploying) },
+			want:  []string{"Update source managedclusters c1"},
+			phase: Deploying,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				accepted, _, _ := unstructured.NestedBool(obj.Object, "spec", "hubAcceptsClient")
+				assert.False(t, accepted)
+				assert.Equal(t, "true", obj.GetAnnotations()[AnnOriginalHubAcceptsClient])
+				assert.Equal(t, "Registering", obj.GetLabels()[LabelPhase])
+			},
+		},
+		{
+			name:  "Registering: a CSR passing every check is committed first",
+			world: func(t *testing.T) *world { return newWorld().registering(nil).csr(t, "c1-aaa", nil) },
+			want:  []string{"Commit source certificatesigningrequests c1-aaa"},
+			phase: Registering,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "c1-aaa/uid-c1-aaa", p.Actions[0].Object.GetAnnotations()[AnnCommitted])
+			},
+		},
+		{
+			name: "Registering: a CSR filed with another member's token is never committed",
+			world: func(t *testing.T) *world {
+				return newWorld().registering(nil).csr(t, "c1-aaa", func(c *certificatesv1.CertificateSigningRequest) {
+					c.Spec.Extra[credentialIDExtra] = certificatesv1.ExtraValue{"JTI=jti-c2"}
+				})
+			},
+			phase: Registering,
+		},
+		{
+			name: "Registering: two pending CNs for one cluster: approve nothing",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil).csr(t, "c1-aaa", nil)
+				other := agentCSRWithCN(t, "system:open-cluster-management:c1:agent2")
+				other.Name, other.Spec.Username, other.Spec.UID = "c1-bbb", w.c().Target.CSRs[0].Spec.Username, "sa-uid"
+				w.c().Target.CSRs = append(w.c().Target.CSRs, other)
+				return w
+			},
+			phase: Registering,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "AmbiguousRegistration", p.Clusters[0].Reason) },
+		},
+		{
+			name: "Registering: someone accepted the source again: unaccepted again",
+			world: func(*testing.T) *world {
+				w := newWorld().registering(nil)
+				_ = unstructured.SetNestedField(w.c().Source.MC.Object, true, "spec", "hubAcceptsClient")
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Registering,
+		},
+		{
+			name: "committed, CSR still pending (the commit's reply was lost, or the approval): approve",
+			world: func(t *testing.T) *world {
+				return newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"}).csr(t, "c1-aaa", nil)
+			},
+			want:  []string{"Approve target certificatesigningrequests c1-aaa"},
+			phase: Registering,
+		},
+		{
+			name: "committed and approved, not yet registered: wait",
+			world: func(t *testing.T) *world {
+				return newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"}).
+					csr(t, "c1-aaa", approved)
+			},
+			phase: Registering,
+		},
+		{
+			name: "committed CSR denied by someone else: deleted, so the agent files a new one",
+			world: func(t *testing.T) *world {
+				return newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa"}).csr(t, "c1-aaa", denied)
+			},
+			want:  []string{"Delete target certificatesigningrequests c1-aaa"},
+			phase: Registering,
+		},
+		{
+			name: "joined but the lease is the one the hub made at commit: not registered",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "501", AnnCommitWorkRV: "absent"}).
+					csr(t, "c1-aaa", approved).registeredOnTarget()
+				return w
+			},
+			phase: Registering,
+		},
+		{
+			name: "registered: Cleaning starts on the target, which speaks from now on",
+			world: func(t *testing.T) *world {
+				return newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"}).
+					csr(t, "c1-aaa", approved).registeredOnTarget()
+			},
+			want:  []string{"Update target managedclusters c1"},
+			phase: Registering,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				assert.Equal(t, "Cleaning", obj.GetLabels()[LabelPhase])
+				assert.Equal(t, "c1-aaa/uid-c1-aaa", obj.GetAnnotations()[AnnCommitted])
+			},
+		},
+		{
+			name:  "Cleaning: migrated resources leave the source first",
+			world: func(t *testing.T) *world { return cleaning(t, withKAC) },
+			want:  []string{"DeleteMigratedSource source klusterletaddonconfigs c1"},
+			phase: Cleaning,
+		},
+		{
+			name:  "Cleaning: then the source ManagedCluster",
+			world: func(t *testing.T) *world { return cleaning(t) },
+			want:  []string{"DeleteSourceCluster source managedclusters c1"},
+			phase: Cleaning,
+		},
+		{
+			name:  "Cleaning: source gone, then the anchor (revoking the token)",
+			world: func(t *testing.T) *world { return cleaning(t, sourceGone) },
+			want:  []string{"Delete target secrets hubmigrate-c1-1234abcd"},
+			phase: Cleaning,
+		},
+		{
+			name: "Cleaning: then leftover CSRs of the migration's credential are denied",
+			world: func(t *testing.T) *world {
+				w := cleaning(t, sourceGone, anchorGone)
+				return w.csr(t, "c1-late", nil)
+			},
+			want:  []string{"Deny target certificatesigningrequests c1-late"},
+			phase: Cleaning,
+		},
+		{
+			name:  "Cleaning: then the rest of the cluster's scaffolding",
+			world: func(t *testing.T) *world { return cleaning(t, sourceGone, anchorGone) },
+			want:  []string{"Delete source secrets hubmigrate-c1-1234abcd", "Delete source klusterletconfigs hubmigrate-c1-1234abcd"},
+			phase: Cleaning,
+		},
+		{
+			name:  "Cleaning: then the namespace and the copies are handed to the cluster",
+			world: func(t *testing.T) *world { return cleaning(t, sourceGone, anchorGone, scaffoldingGone) },
+			want:  []string{"Update target namespaces c1", "Update target managedclusters c1"},
+			phase: Cleaning,
+			check: func(t *testing.T, p Plan) {
+				ns := p.Actions[0].Object
+				assert.NotContains(t, ns.GetLabels(), LabelMigrationUID)
+				assert.NotContains(t, ns.GetAnnotations(), AnnOwner)
+				mc := p.Actions[1].Object
+				assert.Equal(t, testOwner.String(), mc.GetAnnotations()[AnnOwner], "the target ManagedCluster keeps owner as the record")
+				assert.NotContains(t, mc.GetAnnotations(), AnnCommitted)
+				assert.NotContains(t, mc.GetLabels(), LabelHome)
+			},
+		},
+		{
+			name:  "handed over: Completed",
+			world: func(t *testing.T) *world { return cleaning(t, sourceGone, anchorGone, scaffoldingGone, handedOver) },
+			want:  []string{"Update target managedclusters c1"},
+			phase: Cleaning,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "Completed", p.Actions[0].Object.GetLabels()[LabelPhase]) },
+		},
+		{
+			name: "Completed: nothing to do",
+			world: func(t *testing.T) *world {
+				w := cleaning(t, sourceGone, anchorGone, scaffoldingGone, handedOver)
+				w.c().Target.MC.SetLabels(map[string]string{LabelPhase: "Completed"})
+				return w
+			},
+			phase: Completed,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := tc.world(t)
+			p := PlanMigration(&w.f)
+			var got []string
+			for _, a := range p.Actions {
+				got = append(got, fmt.Sprintf("%s %s %s %s", a.Kind, a.Hub, a.Ref.GVR.Resource, refName(a)))
+			}
+			assert.Equal(t, tc.want, got)
+			require.Len(t, p.Clusters, 1)
+			assert.Equal(t, tc.phase, p.Clusters[0].Phase, "outcome %+v", p.Clusters[0])
+			if tc.check != nil {
+				tc.check(t, p)
+			}
+			// The planner is pure: the same facts give the same plan.
+			assert.Equal(t, p, PlanMigration(&w.f))
+		})
+	}
+}
+
+// refName is the object an action is about: its Ref, or what it creates.
+func refName(a Action) string {
+	if a.Ref.Name != "" {
+		return a.Ref.Name
+	}
+	if a.Object != nil {
+		return a.Object.GetName()
+	}
+	return ""
+}
+
+func addon(name, installNamespace string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "addon.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterAddOn",
+		"metadata": map[string]any{"name": name, "namespace": "c1", "resourceVersion": "7"},
+		"spec":     map[string]any{"installNamespace": installNamespace},
+	}}
+}
+
+func approved(c *certificatesv1.CertificateSigningRequest) {
+	c.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}}
+}
+
+func denied(c *certificatesv1.CertificateSigningRequest) {
+	c.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateDenied, Status: corev1.ConditionTrue}}
+}
+
+func agentCSRWithCN(t *testing.T, cn string) *certificatesv1.CertificateSigningRequest {
+	csr := agentCSR(t, nil)
+	csr.Spec.Request = nil
+	return agentCSRFrom(t, csr, cn)
+}
+
+// cleaning is a registered, committed cluster whose target has begun Cleaning,
+// with the given steps already done.
+func cleaning(t *testing.T, done ...func(*world)) *world {
+	w := newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"}).
+		csr(t, "c1-aaa", approved).registeredOnTarget()
+	tgt := w.c().Target.MC
+	tgt.SetLabels(map[string]string{LabelPhase: "Cleaning", LabelHome: "home-uid", LabelMigrationUID: string(testOwner.UID)})
+	anns := tgt.GetAnnotations()
+	anns[AnnCommitted] = "c1-aaa/uid-c1-aaa"
+	tgt.SetAnnotations(anns)
+	for _, d := range done {
+		d(w)
+	}
+	return w
+}
+
+func withKAC(w *world) {
+	kac := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "agent.open-cluster-management.io/v1", "kind": "KlusterletAddonConfig",
+		"metadata": map[string]any{"name": "c1", "namespace": "c1", "uid": "kac-uid"},
+	}}
+	w.c().Source.Migrated.KlusterletAddonConfig = kac
+	copyOf := kac.DeepCopy()
+	copyOf.SetAnnotations(map[string]string{AnnOwner: testOwner.String()})
+	w.c().Target.Migrated.KlusterletAddonConfig = copyOf
+}
+
+func sourceGone(w *world)      { w.c().Source.MC = nil }
+func anchorGone(w *world)      { w.c().Target.Anchor = nil }
+func scaffoldingGone(w *world) { w.c().Source.BootstrapSecret, w.c().Source.KlusterletConfig = nil, nil }
+func handedOver(w *world) {
+	w.c().Target.Namespace.Labels, w.c().Target.Namespace.Annotations = nil, nil
+	tgt := w.c().Target.MC
+	tgt.SetLabels(map[string]string{LabelPhase: "Cleaning"})
+	tgt.SetAnnotations(map[string]string{AnnOwner: testOwner.String()})
+}
