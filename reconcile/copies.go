@@ -161,5 +161,3 @@ func (p *planner) configMapCopy(src *corev1.ConfigMap) *unstructured.Unstructure
 	p.ownedMarkers(out)
 	return out
 }
-
-

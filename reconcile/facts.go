@@ -23,9 +23,9 @@ type Facts struct {
 	// TerminalOwners are the owner strings of migrations on this home cluster
 	// that have written results: their records may be taken over.
 	TerminalOwners map[string]bool
-	Migration MigrationFacts
-	Source    HubFacts
-	Target    HubFacts
+	Migration      MigrationFacts
+	Source         HubFacts
+	Target         HubFacts
 	// ServiceAccount and Binding are the migration's bootstrap identity on the target.
 	ServiceAccount *corev1.ServiceAccount
 	Binding        *rbacv1.ClusterRoleBinding

@@ -142,4 +142,3 @@ func findConfigMap(list []*corev1.ConfigMap, name string) metaNamed {
 	}
 	return nil
 }
-

@@ -472,9 +472,11 @@ func withKAC(w *world) {
 	w.c().Target.Migrated.KlusterletAddonConfig = copyOf
 }
 
-func sourceGone(w *world)      { w.c().Source.MC = nil }
-func anchorGone(w *world)      { w.c().Target.Anchor = nil }
-func scaffoldingGone(w *world) { w.c().Source.BootstrapSecret, w.c().Source.KlusterletConfig = nil, nil }
+func sourceGone(w *world) { w.c().Source.MC = nil }
+func anchorGone(w *world) { w.c().Target.Anchor = nil }
+func scaffoldingGone(w *world) {
+	w.c().Source.BootstrapSecret, w.c().Source.KlusterletConfig = nil, nil
+}
 func handedOver(w *world) {
 	w.c().Target.Namespace.Labels, w.c().Target.Namespace.Annotations = nil, nil
 	tgt := w.c().Target.MC
