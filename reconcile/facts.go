@@ -43,6 +43,8 @@ type MigrationFacts struct {
 	ResourceVersion string
 	Created         time.Time
 	Deleting        bool
+	// Object is the migration as read, for the writes on it.
+	Object *unstructured.Unstructured
 }
 
 // HubFacts is what is known of a hub as a whole.

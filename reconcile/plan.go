@@ -40,6 +40,7 @@ func PlanMigration(f *Facts) Plan {
 	for i := range f.Clusters {
 		p.planCluster(&f.Clusters[i])
 	}
+	p.finish()
 	return p.plan
 }
 
@@ -92,13 +93,18 @@ func (p *planner) moveLabel(hub HubRole, cluster string, mc *unstructured.Unstru
 		return false
 	}
 	set := map[string]string{AnnPhaseSince: p.now()}
+	var del []string
+	if phase.Terminal() {
+		// A terminal cluster keeps its label and owner, no clock.
+		set, del = nil, []string{AnnPhaseSince}
+	}
 	why := fmt.Sprintf("phase %s → %s", current, phase)
 	if forwardOrder[current] == 0 || forwardOrder[current] > forwardOrder[phase] {
 		set = nil
 		why = fmt.Sprintf("corrected marker %s=%s to %s (the facts say %s)", LabelPhase, current, phase, phase)
 		p.plan.Notes = append(p.plan.Notes, cluster+": "+why)
 	}
-	obj, _ := withMarkers(mc, map[string]string{LabelPhase: string(phase)}, set, nil, nil)
+	obj, _ := withMarkers(mc, map[string]string{LabelPhase: string(phase)}, set, nil, del)
 	p.act(Action{Kind: Update, Hub: hub, Cluster: cluster, Ref: RefOf(ManagedClusterGVR, mc), Object: obj, Why: why})
 	return true
 }

@@ -380,13 +380,36 @@ func TestPlanForwardPath(t *testing.T) {
 			world: func(t *testing.T) *world { return cleaning(t, sourceGone, anchorGone, scaffoldingGone, handedOver) },
 			want:  []string{"Update target managedclusters c1"},
 			phase: Cleaning,
-			check: func(t *testing.T, p Plan) { assert.Equal(t, "Completed", p.Actions[0].Object.GetLabels()[LabelPhase]) },
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "Completed", p.Actions[0].Object.GetLabels()[LabelPhase])
+				assert.NotContains(t, p.Actions[0].Object.GetAnnotations(), AnnPhaseSince, "a terminal cluster keeps no clock")
+			},
 		},
 		{
-			name: "Completed: nothing to do",
+			name:  "the last cluster Completed: the migration's bootstrap identity goes",
+			world: func(t *testing.T) *world { return completed(t) },
+			want:  []string{"Delete target serviceaccounts hubmigrate-1234abcd", "Delete target clusterrolebindings hubmigrate-1234abcd"},
+			phase: Completed,
+		},
+		{
+			name: "then results are written on the migration, once",
 			world: func(t *testing.T) *world {
-				w := cleaning(t, sourceGone, anchorGone, scaffoldingGone, handedOver)
-				w.c().Target.MC.SetLabels(map[string]string{LabelPhase: "Completed"})
+				w := completed(t)
+				w.f.ServiceAccount, w.f.Binding = nil, nil
+				return w
+			},
+			want:  []string{"Update home managedclustermigrations move"},
+			phase: Completed,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, `{"c1":"Completed"}`, p.Actions[0].Object.GetAnnotations()[AnnResults])
+			},
+		},
+		{
+			name: "results written: nothing to do",
+			world: func(t *testing.T) *world {
+				w := completed(t)
+				w.f.ServiceAccount, w.f.Binding = nil, nil
+				w.f.Migration.Annotations = map[string]string{AnnResults: `{"c1":"Completed"}`}
 				return w
 			},
 			phase: Completed,
@@ -482,4 +505,14 @@ func handedOver(w *world) {
 	tgt := w.c().Target.MC
 	tgt.SetLabels(map[string]string{LabelPhase: "Cleaning"})
 	tgt.SetAnnotations(map[string]string{AnnOwner: testOwner.String()})
+}
+
+func completed(t *testing.T) *world {
+	w := cleaning(t, sourceGone, anchorGone, scaffoldingGone, handedOver)
+	w.c().Target.MC.SetLabels(map[string]string{LabelPhase: "Completed"})
+	w.f.Migration.Object = &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "global-hub.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterMigration",
+		"metadata": map[string]any{"name": "move", "namespace": "ops", "uid": string(testOwner.UID), "resourceVersion": "42"},
+	}}
+	return w
 }

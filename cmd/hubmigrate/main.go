@@ -1,0 +1,168 @@
+// Command hubmigrate migrates OCM ManagedClusters between hubs, keeping no
+// progress of its own: see docs/design.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+
+	"github.com/hubmigrate/hubmigrate/informers"
+	"github.com/hubmigrate/hubmigrate/reconcile"
+)
+
+type options struct {
+	kubeconfig               string
+	namespace                string
+	qps                      float64
+	burst                    int
+	leaderElect              bool
+	leaseDuration            time.Duration
+	metricsAddr, healthAddr  string
+	resync                   time.Duration
+	workers                  int
+	bootstrapNamespace       string
+	bootstrapSecretNamespace string
+	localRegistrationAddress string
+	localRegistrationCAFile  string
+}
+
+func main() {
+	var o options
+	klog.InitFlags(nil)
+	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the home cluster (default: in-cluster)")
+	flag.StringVar(&o.namespace, "namespace", "hubmigrate", "namespace of hubmigrate on the home cluster: its Lease and the <hub>-kubeconfig Secrets")
+	flag.Float64Var(&o.qps, "kube-api-qps", 50, "queries per second to each API server (client-go's 5 would make 300 clusters take many minutes)")
+	flag.IntVar(&o.burst, "kube-api-burst", 100, "burst of queries to each API server")
+	flag.BoolVar(&o.leaderElect, "leader-elect", true, "elect one acting replica through a coordination.k8s.io Lease")
+	flag.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "leader election lease duration")
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (empty: off)")
+	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (empty: off)")
+	flag.DurationVar(&o.resync, "resync-period", 10*time.Minute, "how often every cache is resynced (a converged world costs no writes)")
+	flag.IntVar(&o.workers, "workers", 4, "migrations reconciled at once")
+	flag.StringVar(&o.bootstrapNamespace, "bootstrap-namespace", "open-cluster-management", "namespace on the target of the bootstrap ServiceAccount and anchor Secrets")
+	flag.StringVar(&o.bootstrapSecretNamespace, "bootstrap-secret-namespace", "multicluster-engine", "namespace on the source of the bootstrap kubeconfig Secrets ACM's import controller reads")
+	flag.StringVar(&o.localRegistrationAddress, "local-cluster-registration-address", "", "address managed clusters reach the home cluster by, when it is the target as local-cluster")
+	flag.StringVar(&o.localRegistrationCAFile, "local-cluster-registration-ca-file", "", "CA bundle of that address")
+	flag.Parse()
+
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		klog.ErrorS(err, "hubmigrate stopped")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	logger := klog.FromContext(ctx)
+	cfg, err := homeConfig(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	// The home id: the UID of the home cluster's kube-system namespace.
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading the home id (kube-system's UID): %w", err)
+	}
+	var localCA []byte
+	if o.localRegistrationCAFile != "" {
+		if localCA, err = os.ReadFile(o.localRegistrationCAFile); err != nil {
+			return err
+		}
+	}
+	controller := reconcile.NewController(reconcile.Config{
+		HomeID: string(ns.UID), BootstrapNamespace: o.bootstrapNamespace, BootstrapSecretNamespace: o.bootstrapSecretNamespace,
+		LocalRegistrationAddress: o.localRegistrationAddress, LocalRegistrationCA: localCA, Resync: o.resync,
+	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
+		return informers.NewRegistry(cfg, kube, informers.Options{
+			Namespace: o.namespace, Resync: o.resync, QPS: float32(o.qps), Burst: o.burst, OnEvent: onEvent, OnRebuild: onRebuild,
+		})
+	})
+	serve(ctx, o.metricsAddr, "/metrics", promhttp.Handler())
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	health := http.NewServeMux()
+	health.Handle("/healthz", ok)
+	health.Handle("/readyz", ok)
+	serve(ctx, o.healthAddr, "/", health)
+
+	if !o.leaderElect {
+		return controller.Run(ctx, o.workers)
+	}
+	id, _ := os.Hostname()
+	id += "_" + string(uuid.NewUUID())
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: "hubmigrate", Namespace: o.namespace},
+		Client:     kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	lost := errors.New("lost the leader lease")
+	var runErr error
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, ReleaseOnCancel: true,
+		LeaseDuration: o.leaseDuration, RenewDeadline: o.leaseDuration * 2 / 3, RetryPeriod: o.leaseDuration / 5,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) { runErr = controller.Run(ctx, o.workers) },
+			// Leader election is not a fence: the guarded writes are. Exit so a
+			// paused old leader stops writing as soon as it notices.
+			OnStoppedLeading: func() {
+				if ctx.Err() == nil {
+					logger.Error(lost, "exiting")
+					os.Exit(1)
+				}
+			},
+		},
+	})
+	return runErr
+}
+
+func homeConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
+	return rest.InClusterConfig()
+}
+
+func serve(ctx context.Context, addr, path string, h http.Handler) {
+	if addr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, h)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			klog.ErrorS(err, "server stopped", "addr", addr)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+}

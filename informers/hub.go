@@ -1,0 +1,165 @@
+// Package informers knows hubs and their caches, nothing about phases: it
+// builds a client per hub from the <hub>-kubeconfig Secrets on the home
+// cluster (rebuilding it when the Secret is rotated), and starts, for the
+// hubs a live migration involves, the informers the planner reads.
+package informers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+)
+
+// The resources cached per hub.
+var (
+	ManagedClusters        = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1", Resource: "managedclusters"}
+	ManifestWorks          = schema.GroupVersionResource{Group: "work.open-cluster-management.io", Version: "v1", Resource: "manifestworks"}
+	KlusterletConfigs      = schema.GroupVersionResource{Group: "config.open-cluster-management.io", Version: "v1alpha1", Resource: "klusterletconfigs"}
+	KlusterletAddonConfigs = schema.GroupVersionResource{Group: "agent.open-cluster-management.io", Version: "v1", Resource: "klusterletaddonconfigs"}
+	ManagedClusterAddOns   = schema.GroupVersionResource{Group: "addon.open-cluster-management.io", Version: "v1alpha1", Resource: "managedclusteraddons"}
+	PlacementDecisions     = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1beta1", Resource: "placementdecisions"}
+)
+
+// Labels that select the objects hubmigrate caches among Secrets and ConfigMaps.
+const (
+	labelMigrationUID = "migration.open-cluster-management.io/migration-uid"
+	labelPreserve     = "siteconfig.open-cluster-management.io/preserve"
+	labelClusterName  = "open-cluster-management.io/cluster-name"
+	leaseName         = "managed-cluster-lease"
+)
+
+// Hub is one hub's clients and caches.
+type Hub struct {
+	Name    string
+	Config  *rest.Config
+	Kube    kubernetes.Interface
+	Dynamic dynamic.Interface
+	// ServesKlusterletConfig: found in discovery when the caches started.
+	ServesKlusterletConfig bool
+
+	dynamic   dynamicinformer.DynamicSharedInformerFactory
+	all       informers.SharedInformerFactory
+	ours      informers.SharedInformerFactory
+	preserved informers.SharedInformerFactory
+	csrs      informers.SharedInformerFactory
+	leases    informers.SharedInformerFactory
+	stop      context.CancelFunc
+	synced    []cache.InformerSynced
+}
+
+// newHub builds the clients and informers of a hub; start runs them.
+func newHub(name string, cfg *rest.Config, resync time.Duration) (*Hub, error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{Name: name, Config: cfg, Kube: kube, Dynamic: dyn}
+	h.dynamic = dynamicinformer.NewDynamicSharedInformerFactory(dyn, resync)
+	h.all = informers.NewSharedInformerFactory(kube, resync)
+	h.ours = informers.NewSharedInformerFactoryWithOptions(kube, resync, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = labelMigrationUID
+	}))
+	h.preserved = informers.NewSharedInformerFactoryWithOptions(kube, resync, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = labelPreserve
+	}))
+	h.csrs = informers.NewSharedInformerFactoryWithOptions(kube, resync, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = labelClusterName
+	}))
+	h.leases = informers.NewSharedInformerFactoryWithOptions(kube, resync, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = "metadata.name=" + leaseName
+	}))
+	return h, nil
+}
+
+// Informers is what a hub caches, for the observer and the event handlers.
+type Informers struct {
+	ManagedClusters, ManifestWorks, KlusterletConfigs, KlusterletAddonConfigs, Addons, PlacementDecisions cache.SharedIndexInformer
+	Namespaces, CSRs, Leases                                                                             cache.SharedIndexInformer
+	// OurSecrets, OurServiceAccounts, OurBindings carry the migration-UID label.
+	OurSecrets, OurServiceAccounts, OurBindings cache.SharedIndexInformer
+	PreservedSecrets, PreservedConfigMaps       cache.SharedIndexInformer
+}
+
+// Informers returns the hub's informers (creating them on first use).
+func (h *Hub) Informers() Informers {
+	return Informers{
+		ManagedClusters:        h.dynamic.ForResource(ManagedClusters).Informer(),
+		ManifestWorks:          h.dynamic.ForResource(ManifestWorks).Informer(),
+		KlusterletConfigs:      h.dynamic.ForResource(KlusterletConfigs).Informer(),
+		KlusterletAddonConfigs: h.dynamic.ForResource(KlusterletAddonConfigs).Informer(),
+		Addons:                 h.dynamic.ForResource(ManagedClusterAddOns).Informer(),
+		PlacementDecisions:     h.dynamic.ForResource(PlacementDecisions).Informer(),
+		Namespaces:             h.all.Core().V1().Namespaces().Informer(),
+		CSRs:                   h.csrs.Certificates().V1().CertificateSigningRequests().Informer(),
+		Leases:                 h.leases.Coordination().V1().Leases().Informer(),
+		OurSecrets:             h.ours.Core().V1().Secrets().Informer(),
+		OurServiceAccounts:     h.ours.Core().V1().ServiceAccounts().Informer(),
+		OurBindings:            h.ours.Rbac().V1().ClusterRoleBindings().Informer(),
+		PreservedSecrets:       h.preserved.Core().V1().Secrets().Informer(),
+		PreservedConfigMaps:    h.preserved.Core().V1().ConfigMaps().Informer(),
+	}
+}
+
+// start runs the informers until Stop.
+func (h *Hub) start(ctx context.Context) {
+	ctx, h.stop = context.WithCancel(ctx)
+	h.ServesKlusterletConfig = serves(h.Kube, KlusterletConfigs)
+	inf := h.Informers()
+	h.synced = []cache.InformerSynced{
+		inf.ManagedClusters.HasSynced, inf.ManifestWorks.HasSynced, inf.KlusterletAddonConfigs.HasSynced, inf.Addons.HasSynced,
+		inf.PlacementDecisions.HasSynced, inf.Namespaces.HasSynced, inf.CSRs.HasSynced, inf.Leases.HasSynced,
+		inf.OurSecrets.HasSynced, inf.OurServiceAccounts.HasSynced, inf.OurBindings.HasSynced,
+		inf.PreservedSecrets.HasSynced, inf.PreservedConfigMaps.HasSynced,
+	}
+	if h.ServesKlusterletConfig {
+		h.synced = append(h.synced, inf.KlusterletConfigs.HasSynced)
+	}
+	for _, f := range []interface{ Start(<-chan struct{}) }{h.dynamic, h.all, h.ours, h.preserved, h.csrs, h.leases} {
+		f.Start(ctx.Done())
+	}
+}
+
+// Synced reports whether every cache has synced: no write before that.
+func (h *Hub) Synced() bool {
+	for _, s := range h.synced {
+		if !s() {
+			return false
+		}
+	}
+	return len(h.synced) > 0
+}
+
+// Stop ends the hub's informers.
+func (h *Hub) Stop() {
+	if h.stop != nil {
+		h.stop()
+	}
+}
+
+func serves(kube kubernetes.Interface, gvr schema.GroupVersionResource) bool {
+	list, err := kube.Discovery().ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+	if err != nil {
+		return false
+	}
+	for _, r := range list.APIResources {
+		if r.Name == gvr.Resource {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Hub) String() string { return fmt.Sprintf("hub %s", h.Name) }

@@ -1,0 +1,358 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/hubmigrate/hubmigrate/informers"
+)
+
+// Finalizer is added before the first write to any hub and removed last.
+const Finalizer = "migration.open-cluster-management.io/cleanup"
+
+// Config is what the controller needs besides its clients.
+type Config struct {
+	HomeID                   string
+	BootstrapNamespace       string
+	BootstrapSecretNamespace string
+	// LocalRegistrationAddress and LocalRegistrationCA are how managed
+	// clusters reach the home cluster when it is the target as local-cluster.
+	LocalRegistrationAddress string
+	LocalRegistrationCA      []byte
+	Resync                   time.Duration
+	Clock                    clock.Clock
+}
+
+// Controller reconciles ManagedClusterMigrations: one workqueue keyed by
+// migration, so one worker decides for a migration at a time; every event on
+// a hub maps through an index (hub, cluster) → migrations to their keys.
+type Controller struct {
+	cfg        Config
+	home       dynamic.Interface
+	migrations cache.SharedIndexInformer
+	registry   *informers.Registry
+	queue      workqueue.TypedRateLimitingInterface[string]
+
+	mu      sync.Mutex
+	index   map[string]map[string]bool // hub/cluster → migration keys
+	byUID   map[string]string          // migration UID → key
+	resumed map[string]bool            // keys whose in-flight work was reported after this start
+}
+
+// NewController wires the migration informer and the hub registry.
+func NewController(cfg Config, home dynamic.Interface, registry func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry) *Controller {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	c := &Controller{
+		cfg: cfg, home: home,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedMaxOfRateLimiter(
+				workqueue.NewTypedItemExponentialFailureRateLimiter[string](50*time.Millisecond, 30*time.Second),
+			),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "migrations"}),
+		index: map[string]map[string]bool{}, byUID: map[string]string{}, resumed: map[string]bool{},
+	}
+	factory := dynamicinformer.NewDynamicSharedInformerFactory(home, cfg.Resync)
+	c.migrations = factory.ForResource(MigrationGVR).Informer()
+	c.migrations.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.migrationChanged,
+		UpdateFunc: func(_, obj any) { c.migrationChanged(obj) },
+		DeleteFunc: c.migrationChanged,
+	})
+	c.registry = registry(c.hubEvent, func(string) { c.enqueueAll() })
+	return c
+}
+
+func (c *Controller) migrationChanged(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	key, _ := cache.MetaNamespaceKeyFunc(u)
+	m, _ := migrationFacts(u)
+	c.mu.Lock()
+	for k, keys := range c.index {
+		delete(keys, key)
+		if len(keys) == 0 {
+			delete(c.index, k)
+		}
+	}
+	c.byUID[string(u.GetUID())] = key
+	for _, cluster := range m.Clusters() {
+		for _, hub := range []string{m.From, m.To} {
+			k := hub + "/" + cluster
+			if c.index[k] == nil {
+				c.index[k] = map[string]bool{}
+			}
+			c.index[k][key] = true
+		}
+	}
+	c.mu.Unlock()
+	c.queue.Add(key)
+}
+
+// hubEvent maps an event on a hub to the migrations it may concern.
+func (c *Controller) hubEvent(hub string, obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	c.mu.Lock()
+	var keys []string
+	if o, ok := obj.(interface{ GetLabels() map[string]string }); ok {
+		if key := c.byUID[o.GetLabels()[LabelMigrationUID]]; key != "" {
+			keys = append(keys, key)
+		}
+	}
+	if cluster := clusterOfEvent(obj); cluster != "" {
+		for key := range c.index[hub+"/"+cluster] {
+			keys = append(keys, key)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range keys {
+		c.queue.Add(k)
+	}
+}
+
+func (c *Controller) enqueueAll() {
+	for _, key := range c.migrations.GetStore().ListKeys() {
+		c.queue.Add(key)
+	}
+}
+
+// Run starts the caches and the workers, until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	logger := klog.FromContext(ctx)
+	if err := c.registry.Start(ctx); err != nil {
+		return err
+	}
+	go c.migrations.Run(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), c.migrations.HasSynced) {
+		return fmt.Errorf("migrations did not sync")
+	}
+	logger.Info("hubmigrate started", "migrations", len(c.migrations.GetStore().ListKeys()))
+	for range workers {
+		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
+	}
+	<-ctx.Done()
+	c.registry.Stop()
+	return nil
+}
+
+func (c *Controller) runWorker(ctx context.Context) {
+	for c.processNextItem(ctx) {
+	}
+}
+
+func (c *Controller) processNextItem(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	requeue, err := c.sync(ctx, key)
+	switch {
+	case err == nil:
+		c.queue.Forget(key)
+		if requeue > 0 {
+			c.queue.AddAfter(key, requeue)
+		}
+	case IsReplan(err):
+		klog.FromContext(ctx).V(2).Info("re-planning", "migration", key, "why", err.Error())
+		c.queue.AddAfter(key, 20*time.Millisecond)
+	default:
+		utilruntime.HandleErrorWithContext(ctx, err, "reconcile failed", "migration", key)
+		c.queue.AddRateLimited(key)
+	}
+	return true
+}
+
+// sync reconciles one migration: observe, plan, execute, status. It returns
+// how soon to look again when nothing else will wake it.
+func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
+	obj, exists, err := c.migrations.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return 0, err
+	}
+	u := obj.(*unstructured.Unstructured)
+	logger := klog.FromContext(ctx).WithValues("migration", klog.KObj(u))
+	ctx = klog.NewContext(ctx, logger)
+	m, err := migrationFacts(u)
+	if err != nil {
+		return 0, err
+	}
+	if m.Deleting {
+		// Deletion's rollback and cleanup arrive with the rollback path; until
+		// then the finalizer is removed only while no cluster was claimed.
+		return 0, c.releaseIfUntouched(ctx, u, m)
+	}
+	if !slices.Contains(u.GetFinalizers(), Finalizer) || m.Annotations[AnnStartedAt] == "" {
+		// The finalizer before the first write to any hub; started-at is the
+		// clock of everything before a claim (written once).
+		out := u.DeepCopy()
+		if !slices.Contains(out.GetFinalizers(), Finalizer) {
+			out.SetFinalizers(append(out.GetFinalizers(), Finalizer))
+		}
+		if m.Annotations[AnnStartedAt] == "" {
+			out, _ = withMarkers(out, nil, map[string]string{AnnStartedAt: c.cfg.Clock.Now().UTC().Format(time.RFC3339)}, nil, nil)
+		}
+		_, err := c.home.Resource(MigrationGVR).Namespace(u.GetNamespace()).Update(ctx, out, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			return 0, &errReplan{why: err.Error()}
+		}
+		return 0, err
+	}
+	f := &Facts{
+		Now: c.cfg.Clock.Now(), HomeID: c.cfg.HomeID,
+		BootstrapNamespace: c.cfg.BootstrapNamespace, BootstrapSecretNamespace: c.cfg.BootstrapSecretNamespace,
+		Migration: m, TerminalOwners: c.terminalOwners(),
+	}
+	source, srcErr := c.hubFacts(m.From, &f.Source)
+	target, tgtErr := c.hubFacts(m.To, &f.Target)
+	if target != nil {
+		if m.To == informers.LocalCluster && c.cfg.LocalRegistrationAddress != "" {
+			f.Target.RegistrationAddress, f.Target.RegistrationCA = c.cfg.LocalRegistrationAddress, c.cfg.LocalRegistrationCA
+		} else if m.To != informers.LocalCluster {
+			f.Target.RegistrationAddress, f.Target.RegistrationCA = target.Config.Host, target.Config.CAData
+		}
+	}
+	if srcErr != nil || tgtErr != nil {
+		logger.Info("waiting for hubs", "source", errString(srcErr), "target", errString(tgtErr))
+	}
+	if !f.Source.Reachable || !f.Target.Reachable {
+		observeClusters(f, nil, nil)
+		return time.Second, c.writeStatus(ctx, u, PlanMigration(f))
+	}
+	observeClusters(f, source, target)
+	plan := PlanMigration(f)
+	c.reportResumption(ctx, key, plan)
+	for _, note := range plan.Notes {
+		logger.Info(note)
+	}
+	ex := &executor{source: source, target: target, home: c.home, facts: f}
+	for _, a := range plan.Actions {
+		if err := ex.execute(ctx, a); err != nil {
+			_ = c.writeStatus(ctx, u, plan)
+			return 0, err
+		}
+	}
+	return 0, c.writeStatus(ctx, u, plan)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// hubFacts fills what is known of a hub; the hub is usable once synced.
+func (c *Controller) hubFacts(name string, hf *HubFacts) (*informers.Hub, error) {
+	h, err := c.registry.Hub(name)
+	if err != nil {
+		return nil, err
+	}
+	hf.Reachable = h.Synced()
+	hf.ServesKlusterletConfig = h.ServesKlusterletConfig
+	hf.BootstrapClusterRole = true
+	if !hf.Reachable {
+		return h, fmt.Errorf("hub %s caches not synced yet", name)
+	}
+	return h, nil
+}
+
+func (c *Controller) terminalOwners() map[string]bool {
+	out := map[string]bool{}
+	for _, obj := range c.migrations.GetStore().List() {
+		u := obj.(*unstructured.Unstructured)
+		if u.GetAnnotations()[AnnResults] != "" {
+			out[Owner{Namespace: u.GetNamespace(), Name: u.GetName(), UID: u.GetUID()}.String()] = true
+		}
+	}
+	return out
+}
+
+// reportResumption logs, once per start, the in-flight work a migration resumes.
+func (c *Controller) reportResumption(ctx context.Context, key string, plan Plan) {
+	c.mu.Lock()
+	done := c.resumed[key]
+	c.resumed[key] = true
+	c.mu.Unlock()
+	if done {
+		return
+	}
+	phases := map[Phase]int{}
+	inFlight := 0
+	for _, o := range plan.Clusters {
+		phases[o.Phase]++
+		if o.Phase != Validating && !o.Phase.Terminal() {
+			inFlight++
+		}
+	}
+	if inFlight > 0 {
+		klog.FromContext(ctx).Info("resuming in-flight migration from the markers on the clusters", "inFlight", inFlight, "phases", phases)
+	}
+}
+
+// writeStatus writes the recomputed status only when it differs.
+func (c *Controller) writeStatus(ctx context.Context, u *unstructured.Unstructured, plan Plan) error {
+	want := Status(plan.Clusters)
+	current, _, _ := unstructured.NestedMap(u.Object, "status")
+	if reflect.DeepEqual(normalize(current), normalize(want)) {
+		return nil
+	}
+	out := u.DeepCopy()
+	out.Object["status"] = want
+	_, err := c.home.Resource(MigrationGVR).Namespace(u.GetNamespace()).UpdateStatus(ctx, out, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		return &errReplan{why: err.Error()}
+	}
+	return err
+}
+
+// releaseIfUntouched removes the finalizer of a deleted migration that never
+// claimed a cluster.
+func (c *Controller) releaseIfUntouched(ctx context.Context, u *unstructured.Unstructured, m MigrationFacts) error {
+	if !slices.Contains(u.GetFinalizers(), Finalizer) {
+		return nil
+	}
+	for _, hub := range []string{m.From, m.To} {
+		h, err := c.registry.Hub(hub)
+		if err != nil || !h.Synced() {
+			return fmt.Errorf("deleting %s: hub %s not reachable", u.GetName(), hub)
+		}
+		for _, cluster := range m.Clusters() {
+			mc, err := h.Dynamic.Resource(ManagedClusterGVR).Get(ctx, cluster, metav1.GetOptions{})
+			if err == nil && annotation(mc, AnnOwner) == m.Owner.String() {
+				klog.FromContext(ctx).Info("deletion of a migration with claimed clusters waits for the rollback path", "cluster", cluster)
+				return nil
+			}
+		}
+	}
+	out := u.DeepCopy()
+	out.SetFinalizers(slices.DeleteFunc(out.GetFinalizers(), func(f string) bool { return f == Finalizer }))
+	_, err := c.home.Resource(MigrationGVR).Namespace(u.GetNamespace()).Update(ctx, out, metav1.UpdateOptions{})
+	return err
+}

@@ -1,0 +1,336 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+
+	"github.com/hubmigrate/hubmigrate/informers"
+)
+
+// executor performs a plan's actions on the hubs. Each action kind is one
+// small idempotent function; those that cannot be undone re-read what they
+// depend on from the API server first (SPEC rule 5).
+type executor struct {
+	source, target *informers.Hub
+	home           dynamic.Interface
+	facts          *Facts
+}
+
+// errReplan: the world moved under the plan (a 409, or a live re-read that
+// disagrees with the cache); observe again and plan again.
+type errReplan struct{ why string }
+
+func (e *errReplan) Error() string { return "re-plan: " + e.why }
+
+// IsReplan reports whether err asks for a new plan rather than a back-off.
+func IsReplan(err error) bool {
+	_, ok := err.(*errReplan)
+	return ok
+}
+
+func (e *executor) hub(role HubRole) *informers.Hub {
+	if role == Source {
+		return e.source
+	}
+	return e.target
+}
+
+func resource(d dynamic.Interface, r Ref) dynamic.ResourceInterface {
+	if r.Namespace != "" {
+		return d.Resource(r.GVR).Namespace(r.Namespace)
+	}
+	return d.Resource(r.GVR)
+}
+
+func (e *executor) execute(ctx context.Context, a Action) error {
+	logger := klog.FromContext(ctx).WithValues("cluster", a.Cluster, "hub", a.Hub, "object", a.Ref.String())
+	logger.V(2).Info("acting", "kind", a.Kind, "why", a.Why)
+	if a.Hub == Home {
+		_, err := e.home.Resource(a.Ref.GVR).Namespace(a.Ref.Namespace).Update(ctx, a.Object, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			return &errReplan{why: a.String() + ": " + err.Error()}
+		}
+		return err
+	}
+	h := e.hub(a.Hub)
+	if h == nil {
+		return fmt.Errorf("%s hub not available", a.Hub)
+	}
+	var err error
+	switch a.Kind {
+	case Create:
+		err = e.create(ctx, h, a)
+	case Update:
+		_, err = resource(h.Dynamic, a.Ref).Update(ctx, a.Object, metav1.UpdateOptions{})
+	case Delete:
+		err = e.delete(ctx, h, a.Ref)
+	case MintToken:
+		err = e.mintToken(ctx, a)
+	case UseKlusterletConfig:
+		err = e.useKlusterletConfig(ctx, a)
+	case Commit:
+		err = e.commit(ctx, a)
+	case Approve:
+		err = e.approve(ctx, a)
+	case Deny:
+		err = e.deny(ctx, a)
+	case DeleteSourceCluster:
+		err = e.deleteSourceCluster(ctx, a)
+	case DeleteMigratedSource:
+		err = e.deleteMigratedSource(ctx, a)
+	default:
+		err = fmt.Errorf("unknown action %s", a.Kind)
+	}
+	if apierrors.IsConflict(err) {
+		return &errReplan{why: a.String() + ": " + err.Error()}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", a, err)
+	}
+	logger.Info("done", "kind", a.Kind, "why", a.Why)
+	return nil
+}
+
+// create treats AlreadyExists with our migration UID as done.
+func (e *executor) create(ctx context.Context, h *informers.Hub, a Action) error {
+	ri := resource(h.Dynamic, a.Ref)
+	_, err := ri.Create(ctx, a.Object, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	existing, getErr := ri.Get(ctx, a.Ref.Name, metav1.GetOptions{})
+	if getErr != nil {
+		return getErr
+	}
+	if label(existing, LabelMigrationUID) == string(e.facts.Migration.Owner.UID) || annotation(existing, AnnOwner) == e.facts.Migration.Owner.String() {
+		return nil
+	}
+	return &errReplan{why: a.Ref.String() + " exists and is not this migration's"}
+}
+
+// delete carries a UID precondition; NotFound is done.
+func (e *executor) delete(ctx context.Context, h *informers.Hub, r Ref) error {
+	opts := metav1.DeleteOptions{}
+	if r.UID != "" {
+		opts.Preconditions = &metav1.Preconditions{UID: ptr.To(r.UID)}
+	}
+	err := resource(h.Dynamic, r).Delete(ctx, r.Name, opts)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// tokenLifetime covers Initializing, Deploying and Registering plus a margin,
+// never below the API's 10-minute minimum.
+func (e *executor) tokenLifetime() time.Duration {
+	stage := e.facts.Migration.StageTimeout
+	d := 5*time.Minute + 5*time.Minute + 12*time.Minute
+	if stage > 0 {
+		d = 3 * stage
+	}
+	return max(d+10*time.Minute, 10*time.Minute)
+}
+
+// mintToken requests the cluster's token, bound to its anchor Secret, and
+// writes the bootstrap kubeconfig Secret on the source. A token whose reply is
+// lost is still bound to the anchor, so deleting the anchor revokes it too.
+func (e *executor) mintToken(ctx context.Context, a Action) error {
+	f := e.facts
+	tr, err := e.target.Kube.CoreV1().ServiceAccounts(f.BootstrapNamespace).CreateToken(ctx, ServiceAccountName(f.Migration.Owner.UID), &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{
+			ExpirationSeconds: ptr.To(int64(e.tokenLifetime().Seconds())),
+			BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Secret", APIVersion: "v1", Name: a.Ref.Name, UID: a.Ref.UID},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["hub"] = &clientcmdapi.Cluster{Server: f.Target.RegistrationAddress, CertificateAuthorityData: f.Target.RegistrationCA}
+	kc.AuthInfos["bootstrap"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	kc.Contexts["bootstrap"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "bootstrap"}
+	kc.CurrentContext = "bootstrap"
+	data, err := clientcmd.Write(*kc)
+	if err != nil {
+		return err
+	}
+	secret := a.Object.DeepCopy()
+	secret.Object["type"] = string(corev1.SecretTypeOpaque)
+	secret.Object["data"] = map[string]any{"kubeconfig": encodeBytes(data)}
+	return e.create(ctx, e.source, Action{Ref: Ref{GVR: SecretGVR, Namespace: secret.GetNamespace(), Name: secret.GetName()}, Object: secret})
+}
+
+// useKlusterletConfig records, read live, the generation of the cluster's
+// klusterlet work in the same write that points it at the new configuration.
+func (e *executor) useKlusterletConfig(ctx context.Context, a Action) error {
+	generation := int64(0)
+	work, err := e.source.Dynamic.Resource(ManifestWorkGVR).Namespace(a.Cluster).Get(ctx, a.Cluster+"-klusterlet", metav1.GetOptions{})
+	switch {
+	case err == nil:
+		generation = work.GetGeneration()
+	case !apierrors.IsNotFound(err):
+		return err
+	}
+	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnKlusterletWorkGeneration: fmt.Sprint(generation)}, nil, nil)
+	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+// liveCSR reads a CSR from the API server and checks it is still the one planned.
+func (e *executor) liveCSR(ctx context.Context, r Ref) (*certificatesv1.CertificateSigningRequest, error) {
+	csr, err := e.target.Kube.CertificatesV1().CertificateSigningRequests().Get(ctx, r.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if csr.UID != r.UID {
+		return nil, &errReplan{why: "CSR " + r.Name + " was replaced"}
+	}
+	return csr, nil
+}
+
+// commit writes the commit point on the source ManagedCluster, after checking
+// the CSR again on a live read and reading the baselines of "registered".
+func (e *executor) commit(ctx context.Context, a Action) error {
+	csr, err := e.liveCSR(ctx, a.Ref)
+	if err != nil {
+		return err
+	}
+	cf := e.cluster(a.Cluster)
+	cred, ok := (&planner{f: e.facts, owner: e.facts.Migration.Owner}).credential(cf)
+	if !ok || !csrPending(csr) || checkRegistrationCSR(csr, cred) != nil {
+		return &errReplan{why: "CSR " + csr.Name + " no longer passes the checks"}
+	}
+	leaseRV, workRV := "absent", "absent"
+	if lease, err := e.target.Kube.CoordinationV1().Leases(a.Cluster).Get(ctx, "managed-cluster-lease", metav1.GetOptions{}); err == nil {
+		leaseRV = lease.ResourceVersion
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	if work, err := e.target.Dynamic.Resource(ManifestWorkGVR).Namespace(a.Cluster).Get(ctx, a.Cluster+"-klusterlet", metav1.GetOptions{}); err == nil {
+		workRV = work.GetResourceVersion()
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnCommitLeaseRV: leaseRV, AnnCommitWorkRV: workRV}, nil, nil)
+	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+// approve approves a CSR of a committed cluster: the commit marker and the
+// CSR are both re-read live, and a cluster whose rollback was written is
+// never approved.
+func (e *executor) approve(ctx context.Context, a Action) error {
+	src, err := e.source.Dynamic.Resource(ManagedClusterGVR).Get(ctx, a.Cluster, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if !hasAnnotation(src, AnnCommitted) || Phase(label(src, LabelPhase)) == Rollbacking || annotation(src, AnnOwner) != e.facts.Migration.Owner.String() {
+		return &errReplan{why: a.Cluster + " is not committed by this migration"}
+	}
+	csr, err := e.liveCSR(ctx, a.Ref)
+	if err != nil {
+		return err
+	}
+	cred, ok := (&planner{f: e.facts, owner: e.facts.Migration.Owner}).credential(e.cluster(a.Cluster))
+	if !csrPending(csr) {
+		return nil
+	}
+	if !ok || checkRegistrationCSR(csr, cred) != nil {
+		return &errReplan{why: "CSR " + csr.Name + " no longer passes the checks"}
+	}
+	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "HubmigrateApproved",
+		Message: "approved by hubmigrate for migration " + string(e.facts.Migration.Owner.UID),
+	})
+	_, err = e.target.Kube.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{})
+	return err
+}
+
+// deny denies a still-pending CSR of the migration's credential.
+func (e *executor) deny(ctx context.Context, a Action) error {
+	csr, err := e.liveCSR(ctx, a.Ref)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !csrPending(csr) {
+		return nil
+	}
+	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: certificatesv1.CertificateDenied, Status: corev1.ConditionTrue, Reason: "HubmigrateDenied",
+		Message: "denied by hubmigrate: migration " + string(e.facts.Migration.Owner.UID) + " no longer registers this cluster with this credential",
+	})
+	_, err = e.target.Kube.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{})
+	return err
+}
+
+// deleteSourceCluster deletes the source ManagedCluster once a live read shows
+// it unaccepted and the target's copy registered and speaking for it.
+func (e *executor) deleteSourceCluster(ctx context.Context, a Action) error {
+	tgt, err := e.target.Dynamic.Resource(ManagedClusterGVR).Get(ctx, a.Cluster, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if annotation(tgt, AnnOwner) != e.facts.Migration.Owner.String() || !conditionTrue(tgt, "ManagedClusterJoined") ||
+		!conditionTrue(tgt, "ManagedClusterConditionAvailable") || !hubAcceptsClient(tgt) {
+		return &errReplan{why: a.Cluster + " is not registered on the target"}
+	}
+	src, err := e.source.Dynamic.Resource(ManagedClusterGVR).Get(ctx, a.Cluster, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if src.GetUID() != a.Ref.UID {
+		return &errReplan{why: "the source ManagedCluster was replaced"}
+	}
+	if hubAcceptsClient(src) {
+		_ = unstructured.SetNestedField(src.Object, false, "spec", "hubAcceptsClient")
+		if _, err := e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, src, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		return &errReplan{why: "unaccepted the source before deleting it"}
+	}
+	return e.delete(ctx, e.source, a.Ref)
+}
+
+// deleteMigratedSource deletes a source resource once a live read shows its
+// copy on the target.
+func (e *executor) deleteMigratedSource(ctx context.Context, a Action) error {
+	copyRef := a.Ref
+	copyRef.UID = ""
+	if _, err := resource(e.target.Dynamic, copyRef).Get(ctx, a.Ref.Name, metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &errReplan{why: "the copy of " + a.Ref.String() + " is not on the target"}
+		}
+		return err
+	}
+	return e.delete(ctx, e.source, a.Ref)
+}
+
+func (e *executor) cluster(name string) *ClusterFacts {
+	for i := range e.facts.Clusters {
+		if e.facts.Clusters[i].Name == name {
+			return &e.facts.Clusters[i]
+		}
+	}
+	return &ClusterFacts{Name: name}
+}
+

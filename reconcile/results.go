@@ -1,0 +1,34 @@
+package reconcile
+
+import "encoding/json"
+
+// finish plans what ends a migration once every cluster is terminal: the
+// migration's bootstrap ServiceAccount and binding go (the last of the
+// scaffolding), then `results` is written on the migration, once.
+func (p *planner) finish() {
+	if len(p.plan.Clusters) == 0 || p.f.Migration.Annotations[AnnResults] != "" {
+		return
+	}
+	results := map[string]string{}
+	for _, c := range p.plan.Clusters {
+		if !c.Phase.Terminal() {
+			return
+		}
+		results[c.Name] = string(c.Phase)
+		if c.Reason != "" {
+			results[c.Name] += ":" + c.Reason
+		}
+	}
+	if sa := p.f.ServiceAccount; sa != nil {
+		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ServiceAccountGVR, sa), Why: "the last cluster is terminal"})
+	}
+	if b := p.f.Binding; b != nil {
+		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleBindingGVR, b), Why: "the last cluster is terminal"})
+	}
+	if p.f.ServiceAccount != nil || p.f.Binding != nil || p.f.Migration.Object == nil {
+		return
+	}
+	data, _ := json.Marshal(results) // keys sorted: the same results, the same string
+	obj, _ := withMarkers(p.f.Migration.Object, nil, map[string]string{AnnResults: string(data)}, nil, nil)
+	p.act(Action{Kind: Update, Hub: Home, Ref: RefOf(MigrationGVR, obj), Object: obj, Why: "every cluster is terminal"})
+}

@@ -1,0 +1,71 @@
+package reconcile
+
+import (
+	"fmt"
+	"sort"
+)
+
+// phaseOrder ranks phases for the migration's phase: the earliest any
+// cluster is still in.
+var phaseOrder = []Phase{Pending, Validating, Initializing, Deploying, Registering, Rollbacking, Cleaning}
+
+// Status is the migration's status, recomputed from the plan's outcomes
+// every reconcile: output only, never read back as progress.
+func Status(clusters []ClusterOutcome) map[string]any {
+	counts := map[string]int64{}
+	completed, failed := 0, 0
+	var failures []any
+	present := map[Phase]bool{}
+	names := make([]string, 0, len(clusters))
+	byName := map[string]ClusterOutcome{}
+	for _, c := range clusters {
+		names = append(names, c.Name)
+		byName[c.Name] = c
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := byName[n]
+		present[c.Phase] = true
+		counts[string(c.Phase)]++
+		switch c.Phase {
+		case Completed:
+			completed++
+		case Failed:
+			failed++
+		}
+		if c.Reason != "" {
+			failures = append(failures, map[string]any{"name": c.Name, "reason": c.Reason, "message": c.Waiting})
+		}
+	}
+	phase := Pending
+	switch {
+	case len(clusters) > 0 && completed == len(clusters):
+		phase = Completed
+	case len(clusters) > 0 && completed+failed == len(clusters):
+		phase = Failed
+	default:
+		for _, p := range phaseOrder {
+			if present[p] {
+				phase = p
+				break
+			}
+		}
+	}
+	status := map[string]any{
+		"phase":         string(phase),
+		"progress":      fmt.Sprintf("%d/%d", completed, len(clusters)),
+		"clusterCounts": toAny(counts),
+	}
+	if len(failures) > 0 {
+		status["failedClusters"] = failures
+	}
+	return status
+}
+
+func toAny(m map[string]int64) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
