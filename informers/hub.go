@@ -87,7 +87,7 @@ func newHub(name string, cfg *rest.Config, resync time.Duration) (*Hub, error) {
 // Informers is what a hub caches, for the observer and the event handlers.
 type Informers struct {
 	ManagedClusters, ManifestWorks, KlusterletConfigs, KlusterletAddonConfigs, Addons, PlacementDecisions cache.SharedIndexInformer
-	Namespaces, CSRs, Leases                                                                             cache.SharedIndexInformer
+	Namespaces, CSRs, Leases                                                                              cache.SharedIndexInformer
 	// OurSecrets, OurServiceAccounts, OurBindings carry the migration-UID label.
 	OurSecrets, OurServiceAccounts, OurBindings cache.SharedIndexInformer
 	PreservedSecrets, PreservedConfigMaps       cache.SharedIndexInformer

@@ -333,4 +333,3 @@ func (e *executor) cluster(name string) *ClusterFacts {
 	}
 	return &ClusterFacts{Name: name}
 }
-
