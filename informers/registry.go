@@ -3,6 +3,7 @@ package informers
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ type Registry struct {
 	burst     int
 	onEvent   EventHandler
 	onRebuild func(hub string)
+	wrap      func(http.RoundTripper) http.RoundTripper
 
 	secrets cache.SharedIndexInformer
 	mu      sync.Mutex
@@ -51,13 +53,15 @@ type Options struct {
 	OnEvent EventHandler
 	// OnRebuild is called when a hub's clients were rebuilt from a changed Secret.
 	OnRebuild func(hub string)
+	// WrapTransport wraps every hub client's transport (tests count writes).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // NewRegistry watches the kubeconfig Secrets in opts.Namespace on home.
 func NewRegistry(home *rest.Config, homeKube kubernetes.Interface, opts Options) *Registry {
 	r := &Registry{
 		home: home, namespace: opts.Namespace, resync: opts.Resync, qps: opts.QPS, burst: opts.Burst,
-		onEvent: opts.OnEvent, onRebuild: opts.OnRebuild,
+		onEvent: opts.OnEvent, onRebuild: opts.OnRebuild, wrap: opts.WrapTransport,
 		hubs: map[string]*Hub{}, sources: map[string]string{},
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(homeKube, opts.Resync, informers.WithNamespace(opts.Namespace))
@@ -129,6 +133,9 @@ func (r *Registry) Hub(name string) (*Hub, error) {
 		return nil, err
 	}
 	cfg.QPS, cfg.Burst = r.qps, r.burst
+	if r.wrap != nil {
+		cfg.Wrap(r.wrap)
+	}
 	h, err := newHub(name, cfg, r.resync)
 	if err != nil {
 		return nil, err

@@ -116,6 +116,10 @@ func (c *Controller) hubEvent(hub string, obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
+	if u, ok := obj.(*unstructured.Unstructured); ok && u.GetKind() == "PlacementDecision" {
+		c.enqueueAll() // few migrations resolve a Placement, and only once
+		return
+	}
 	c.mu.Lock()
 	var keys []string
 	if o, ok := obj.(interface{ GetLabels() map[string]string }); ok {

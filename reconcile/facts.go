@@ -30,6 +30,9 @@ type Facts struct {
 	ServiceAccount *corev1.ServiceAccount
 	Binding        *rbacv1.ClusterRoleBinding
 	Clusters       []ClusterFacts
+	// PlacementDecisions are the source's decisions of the migration's
+	// Placement (all namespaces), while its cluster list is not yet resolved.
+	PlacementDecisions []*unstructured.Unstructured
 }
 
 // MigrationFacts is the migration object.

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -32,7 +33,15 @@ func migrationFacts(obj *unstructured.Unstructured) (MigrationFacts, error) {
 	return m, nil
 }
 
-// Clusters are the migration's clusters: its list, or the resolved Placement.
+// Clusters are the migration's clusters: its list, or the Placement's
+// decisions as resolved once and recorded on the migration.
 func (m MigrationFacts) Clusters() []string {
-	return m.Listed
+	if m.PlacementRef == "" {
+		return m.Listed
+	}
+	var clusters []string
+	if s := m.Annotations[AnnClusters]; s != "" {
+		_ = json.Unmarshal([]byte(s), &clusters)
+	}
+	return clusters
 }

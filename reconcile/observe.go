@@ -54,6 +54,13 @@ func observeClusters(f *Facts, source, target *informers.Hub) {
 	uid := f.Migration.Owner.UID
 	if source != nil {
 		o.src = source.Informers()
+		if ref := f.Migration.PlacementRef; ref != "" && f.Migration.Annotations[AnnClusters] == "" {
+			for _, obj := range o.src.PlacementDecisions.GetStore().List() {
+				if pd, ok := obj.(*unstructured.Unstructured); ok && pd.GetLabels()["cluster.open-cluster-management.io/placement"] == ref {
+					f.PlacementDecisions = append(f.PlacementDecisions, pd)
+				}
+			}
+		}
 	}
 	if target != nil {
 		o.tgt = target.Informers()

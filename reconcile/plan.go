@@ -37,6 +37,16 @@ type planner struct {
 // next step (reconcile/plan_test.go).
 func PlanMigration(f *Facts) Plan {
 	p := &planner{f: f, owner: f.Migration.Owner}
+	if results := f.Migration.Annotations[AnnResults]; results != "" {
+		// Terminal for good: its status comes from results, and it never
+		// claims a cluster again.
+		p.plan.Clusters = outcomesOf(results)
+		return p.plan
+	}
+	if f.Migration.PlacementRef != "" && f.Migration.Annotations[AnnClusters] == "" {
+		p.resolvePlacement()
+		return p.plan
+	}
 	for i := range f.Clusters {
 		p.planCluster(&f.Clusters[i])
 	}

@@ -414,6 +414,15 @@ func TestPlanForwardPath(t *testing.T) {
 			},
 			phase: Completed,
 		},
+		{
+			name: "results written: never claims again, even a cluster back on its source",
+			world: func(t *testing.T) *world {
+				w := newWorld()
+				w.f.Migration.Annotations = map[string]string{AnnResults: `{"c1":"Completed"}`}
+				return w
+			},
+			phase: Completed,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -515,4 +524,28 @@ func completed(t *testing.T) *world {
 		"metadata": map[string]any{"name": "move", "namespace": "ops", "uid": string(testOwner.UID), "resourceVersion": "42"},
 	}}
 	return w
+}
+
+func TestPlanResolvesPlacementOnce(t *testing.T) {
+	w := newWorld()
+	w.f.Migration.Listed, w.f.Migration.PlacementRef = nil, "prod"
+	w.f.Migration.Object = completed(t).f.Migration.Object
+	w.f.Clusters = nil
+	pd := func(ns string, names ...string) *unstructured.Unstructured {
+		var ds []any
+		for _, n := range names {
+			ds = append(ds, map[string]any{"clusterName": n})
+		}
+		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "prod-decision-1", "namespace": ns}, "status": map[string]any{"decisions": ds}}}
+	}
+	p := PlanMigration(&w.f)
+	assert.Empty(t, p.Actions, "no decisions: wait, never an empty list")
+
+	w.f.PlacementDecisions = []*unstructured.Unstructured{pd("a", "c2", "c1"), pd("b", "c1", "c3")}
+	p = PlanMigration(&w.f)
+	require.Len(t, p.Actions, 1)
+	assert.Equal(t, `["c1","c2","c3"]`, p.Actions[0].Object.GetAnnotations()[AnnClusters])
+
+	w.f.Migration.Annotations = map[string]string{AnnClusters: `["c1","c2","c3"]`}
+	assert.Equal(t, []string{"c1", "c2", "c3"}, w.f.Migration.Clusters(), "the recorded list, not the Placement")
 }

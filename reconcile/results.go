@@ -1,6 +1,9 @@
 package reconcile
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // finish plans what ends a migration once every cluster is terminal: the
 // migration's bootstrap ServiceAccount and binding go (the last of the
@@ -31,4 +34,18 @@ func (p *planner) finish() {
 	data, _ := json.Marshal(results) // keys sorted: the same results, the same string
 	obj, _ := withMarkers(p.f.Migration.Object, nil, map[string]string{AnnResults: string(data)}, nil, nil)
 	p.act(Action{Kind: Update, Hub: Home, Ref: RefOf(MigrationGVR, obj), Object: obj, Why: "every cluster is terminal"})
+}
+
+// outcomesOf reads results back: "Completed", or "Failed:<reason>".
+func outcomesOf(results string) []ClusterOutcome {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(results), &m); err != nil {
+		return nil
+	}
+	out := make([]ClusterOutcome, 0, len(m))
+	for name, r := range m {
+		phase, reason, _ := strings.Cut(r, ":")
+		out = append(out, ClusterOutcome{Name: name, Phase: Phase(phase), Reason: reason})
+	}
+	return out
 }

@@ -19,6 +19,9 @@ func Status(clusters []ClusterOutcome) map[string]any {
 	names := make([]string, 0, len(clusters))
 	byName := map[string]ClusterOutcome{}
 	for _, c := range clusters {
+		if c.Name == "" {
+			continue // the migration itself, before its clusters are known
+		}
 		names = append(names, c.Name)
 		byName[c.Name] = c
 	}

@@ -9,20 +9,29 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/hubmigrate/hubmigrate/envtest/invariants"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
+	"github.com/hubmigrate/hubmigrate/informers"
 	"github.com/hubmigrate/hubmigrate/reconcile"
 )
 
-func clients(t *testing.T, plane string) (kubernetes.Interface, dynamic.Interface) {
+// planeOf maps a hub name to its control plane (local-cluster is home).
+func planeOf(hub string) string {
+	if hub == informers.LocalCluster {
+		return "home"
+	}
+	return hub
+}
+
+func clients(t *testing.T, hub string) (kubernetes.Interface, dynamic.Interface) {
 	t.Helper()
-	cfg := world.Planes[plane].AdminConfig()
+	cfg := world.Planes[planeOf(hub)].AdminConfig()
 	kube, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
 	dyn, err := dynamic.NewForConfig(cfg)
@@ -30,21 +39,41 @@ func clients(t *testing.T, plane string) (kubernetes.Interface, dynamic.Interfac
 	return kube, dyn
 }
 
-func createMigration(t *testing.T, namespace, name string, clusters []string) {
+func hub(t *testing.T, name string) invariants.Hub {
+	return invariants.NewHub(t, name, world.Planes[planeOf(name)].AdminConfig())
+}
+
+func allHubs(t *testing.T) []invariants.Hub {
+	return []invariants.Hub{hub(t, "hub1"), hub(t, "hub2"), hub(t, informers.LocalCluster)}
+}
+
+type migrationSpec struct {
+	namespace, name, from, to string
+	clusters                  []string
+	placement                 string
+}
+
+func createMigration(t *testing.T, m migrationSpec) {
 	t.Helper()
 	ctx := context.Background()
 	kube, dyn := clients(t, "home")
-	_, _ = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
-	var list []any
-	for _, c := range clusters {
-		list = append(list, c)
+	_, _ = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.namespace}}, metav1.CreateOptions{})
+	spec := map[string]any{"from": m.from, "to": m.to}
+	if m.placement != "" {
+		spec["includedManagedClustersPlacementRef"] = m.placement
+	} else {
+		var list []any
+		for _, c := range m.clusters {
+			list = append(list, c)
+		}
+		spec["includedManagedClusters"] = list
 	}
-	m := &unstructured.Unstructured{Object: map[string]any{
+	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "global-hub.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterMigration",
-		"metadata": map[string]any{"name": name, "namespace": namespace},
-		"spec":     map[string]any{"from": "hub1", "to": "hub2", "includedManagedClusters": list},
+		"metadata": map[string]any{"name": m.name, "namespace": m.namespace},
+		"spec":     spec,
 	}}
-	_, err := dyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Create(ctx, m, metav1.CreateOptions{})
+	_, err := dyn.Resource(reconcile.MigrationGVR).Namespace(m.namespace).Create(ctx, obj, metav1.CreateOptions{})
 	require.NoError(t, err)
 }
 
@@ -59,83 +88,180 @@ func waitMigrationPhase(t *testing.T, namespace, name, phase string, timeout tim
 		}
 		last = m
 		p, _, _ := unstructured.NestedString(m.Object, "status", "phase")
-		return p == phase, nil
+		return p == phase && m.GetAnnotations()[reconcile.AnnResults] != "", nil
 	})
 	if err != nil {
-		status, _, _ := unstructured.NestedMap(last.Object, "status")
+		var status map[string]any
+		if last != nil {
+			status, _, _ = unstructured.NestedMap(last.Object, "status")
+		}
 		t.Fatalf("migration %s/%s not %s within %s; status %v", namespace, name, phase, timeout, status)
 	}
 	return last
 }
 
-// The forward path end to end: clusters in Singleton mode move from hub1 to
-// hub2, each joined to hub2 with hubmigrate's own approval, nothing of the
-// migration left on either hub but the records.
-func TestForwardMigration(t *testing.T) {
+// importClusters imports clusters into a hub, each with a KlusterletAddonConfig
+// (whose addons the simulated addon controller makes) and a preserved Secret
+// and ConfigMap, and waits until they have joined.
+func importClusters(t *testing.T, hubName string, mode sim.Mode, clusters ...string) {
+	t.Helper()
 	ctx := context.Background()
-	clusters := []string{"fw-1", "fw-2", "fw-3"}
+	kube, dyn := clients(t, hubName)
 	for _, c := range clusters {
-		require.NoError(t, simulator.AddCluster(ctx, c, "hub1", sim.ClusterOptions{Labels: map[string]string{"env": "prod"}}))
+		require.NoError(t, simulator.AddCluster(ctx, c, hubName, sim.ClusterOptions{Mode: mode, Labels: map[string]string{"env": "prod", "batch": t.Name()}}))
 	}
 	for _, c := range clusters {
-		_, err := simulator.WaitFor(ctx, c, time.Minute, sim.JoinedTo("hub1"))
+		_, err := simulator.WaitFor(ctx, c, 2*time.Minute, sim.JoinedTo(hubName))
+		require.NoError(t, err)
+		kac := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "agent.open-cluster-management.io/v1", "kind": "KlusterletAddonConfig",
+			"metadata": map[string]any{"name": c, "namespace": c},
+			"spec": map[string]any{
+				"applicationManager":   map[string]any{"enabled": true},
+				"searchCollector":      map[string]any{"enabled": true},
+				"certPolicyController": map[string]any{"enabled": false},
+				"policyController":     map[string]any{"enabled": false},
+			},
+		}}
+		_, err = dyn.Resource(reconcile.KlusterletAddonConfigGVR).Namespace(c).Create(ctx, kac, metav1.CreateOptions{})
+		require.NoError(t, err)
+		preserved := map[string]string{reconcile.LabelPreserve: "", "app": "siteconfig"}
+		_, err = kube.CoreV1().Secrets(c).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bmc-credentials", Labels: preserved},
+			Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"password": []byte("s3cret-" + c)}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		_, err = kube.CoreV1().ConfigMaps(c).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "site-config", Labels: preserved},
+			Data: map[string]string{"site": c}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
-	stop := startController(t)
-	defer stop()
-	createMigration(t, "ops", "forward", clusters)
-	m := waitMigrationPhase(t, "ops", "forward", "Completed", 3*time.Minute)
-	progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
-	assert.Equal(t, "3/3", progress)
+	for _, c := range clusters {
+		require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			list, err := dyn.Resource(reconcile.ManagedClusterAddOnGVR).Namespace(c).List(ctx, metav1.ListOptions{})
+			return err == nil && len(list.Items) == 2, nil
+		}), "addons of %s", c)
+	}
+}
 
-	hub1Kube, hub1 := clients(t, "hub1")
-	hub2Kube, hub2 := clients(t, "hub2")
+func names(prefix string, n int) []string {
+	var out []string
+	for i := 1; i <= n; i++ {
+		out = append(out, fmt.Sprintf("%s-%02d", prefix, i))
+	}
+	return out
+}
+
+// checkMigrated asserts what a completed migration promises for its clusters.
+func checkMigrated(t *testing.T, snap invariants.Snapshot, m *unstructured.Unstructured, from, to string, clusters []string) {
+	t.Helper()
+	ctx := context.Background()
+	targetKube, targetDyn := clients(t, to)
+	invariants.CheckCompleted(t, snap, hub(t, from), hub(t, to), clusters)
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
+	owner := m.GetNamespace() + "/" + m.GetName() + "/" + string(m.GetUID())
 	for _, c := range clusters {
-		st, err := simulator.WaitFor(ctx, c, 30*time.Second, sim.JoinedTo("hub2"))
+		st, err := simulator.WaitFor(ctx, c, 30*time.Second, sim.JoinedTo(to))
 		require.NoError(t, err)
-		assert.Equal(t, "hub2", st.CertificateHub)
-		_, err = hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
-		assert.True(t, apierrors.IsNotFound(err), "%s gone from the source", c)
-		mc, err := hub2.Resource(reconcile.ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
+		assert.Equal(t, to, st.CertificateHub)
+		mc, err := targetDyn.Resource(reconcile.ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, "Completed", mc.GetLabels()[reconcile.LabelPhase])
-		assert.Equal(t, "prod", mc.GetLabels()["env"], "labels copied")
-		assert.Equal(t, "ops/forward/"+string(m.GetUID()), mc.GetAnnotations()[reconcile.AnnOwner], "the record")
-		for _, k := range []string{reconcile.AnnCommitted, reconcile.AnnPhaseSince, reconcile.AnnGlobalHubMigrating} {
-			assert.NotContains(t, mc.GetAnnotations(), k, "in-flight annotation left on %s", c)
-		}
-		csrs, err := hub2Kube.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{LabelSelector: "open-cluster-management.io/cluster-name=" + c})
+		assert.Equal(t, owner, mc.GetAnnotations()[reconcile.AnnOwner], "the record")
+		// Every approval of the migration's credential was hubmigrate's.
+		csrs, err := targetKube.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{LabelSelector: reconcile.LabelClusterName + "=" + c})
 		require.NoError(t, err)
 		approvedByUs := 0
 		for _, csr := range csrs.Items {
+			if csr.Spec.Username != "system:serviceaccount:open-cluster-management:"+reconcile.ServiceAccountName(m.GetUID()) {
+				continue
+			}
 			for _, cond := range csr.Status.Conditions {
-				if cond.Reason == "HubmigrateApproved" {
+				if cond.Type == "Approved" {
+					assert.Equal(t, "HubmigrateApproved", cond.Reason, "%s approved by someone else", csr.Name)
 					approvedByUs++
-					assert.Equal(t, "system:serviceaccount:open-cluster-management:"+reconcile.ServiceAccountName(m.GetUID()), csr.Spec.Username)
 				}
 			}
 		}
-		assert.Equal(t, 1, approvedByUs, "one approval, by hubmigrate, for %s", c)
+		assert.Equal(t, 1, approvedByUs, "one approval for %s", c)
 	}
-	// No scaffolding and no in-flight marker anywhere.
-	selector := metav1.ListOptions{LabelSelector: reconcile.LabelMigrationUID + "=" + string(m.GetUID())}
-	for name, kube := range map[string]kubernetes.Interface{"hub1": hub1Kube, "hub2": hub2Kube} {
-		secrets, err := kube.CoreV1().Secrets("").List(ctx, selector)
+}
+
+// 20 clusters by list, Singleton mode, with addons and preserved resources;
+// then a converged world costs no writes over several resyncs.
+func TestMigrateByList(t *testing.T) {
+	clusters := names("list", 20)
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	c := startController(t, 2*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "by-list", from: "hub1", to: "hub2", clusters: clusters})
+	m := waitMigrationPhase(t, "ops", "by-list", "Completed", 4*time.Minute)
+	migrated := c.writes.n.Load()
+	progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
+	assert.Equal(t, "20/20", progress)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+
+	time.Sleep(time.Second) // the last events settle
+	before := c.writes.n.Load()
+	time.Sleep(3 * 2 * time.Second) // three resync periods
+	assert.Equal(t, int64(0), c.writes.n.Load()-before, "a converged world costs no writes")
+	t.Logf("writes per migrated cluster: %.1f (%d for %d clusters)", float64(migrated)/float64(len(clusters)), migrated, len(clusters))
+
+	// The reverse migration, while the first migration object still exists:
+	// it takes over the records.
+	snap = invariants.Take(t, hub(t, "hub2"), allHubs(t), clusters)
+	createMigration(t, migrationSpec{namespace: "ops", name: "back", from: "hub2", to: "hub1", clusters: clusters})
+	back := waitMigrationPhase(t, "ops", "back", "Completed", 4*time.Minute)
+	checkMigrated(t, snap, back, "hub2", "hub1", clusters)
+}
+
+// 20 clusters chosen by a Placement on the source: its decisions, merged
+// across namespaces, are resolved once.
+func TestMigrateByPlacement(t *testing.T) {
+	ctx := context.Background()
+	clusters := names("placed", 20)
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	_, dyn := clients(t, "hub1")
+	for i, ns := range []string{"placement-a", "placement-b"} {
+		kube, _ := clients(t, "hub1")
+		_, _ = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		var decisions []any
+		for _, c := range clusters[i*10 : i*10+10] {
+			decisions = append(decisions, map[string]any{"clusterName": c, "reason": ""})
+		}
+		pd := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "cluster.open-cluster-management.io/v1beta1", "kind": "PlacementDecision",
+			"metadata": map[string]any{"name": "to-hub2-decision-1", "namespace": ns,
+				"labels": map[string]any{"cluster.open-cluster-management.io/placement": "to-hub2"}},
+		}}
+		created, err := dyn.Resource(reconcile.PlacementDecisionGVR).Namespace(ns).Create(ctx, pd, metav1.CreateOptions{})
 		require.NoError(t, err)
-		assert.Empty(t, secrets.Items, "secrets left on %s", name)
-		sas, err := kube.CoreV1().ServiceAccounts("").List(ctx, selector)
+		created.Object["status"] = map[string]any{"decisions": decisions}
+		_, err = dyn.Resource(reconcile.PlacementDecisionGVR).Namespace(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{})
 		require.NoError(t, err)
-		assert.Empty(t, sas.Items, "service accounts left on %s", name)
-		crbs, err := kube.RbacV1().ClusterRoleBindings().List(ctx, selector)
-		require.NoError(t, err)
-		assert.Empty(t, crbs.Items, "bindings left on %s", name)
-		nss, err := kube.CoreV1().Namespaces().List(ctx, selector)
-		require.NoError(t, err)
-		assert.Empty(t, nss.Items, "namespaces still owned on %s", name)
 	}
-	kcs, err := hub1.Resource(reconcile.KlusterletConfigGVR).List(ctx, selector)
-	require.NoError(t, err)
-	assert.Empty(t, kcs.Items)
-	assert.NotEmpty(t, m.GetAnnotations()[reconcile.AnnResults])
-	fmt.Println("results:", m.GetAnnotations()[reconcile.AnnResults])
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "by-placement", from: "hub1", to: "hub2", placement: "to-hub2"})
+	m := waitMigrationPhase(t, "ops", "by-placement", "Completed", 4*time.Minute)
+	assert.Contains(t, m.GetAnnotations()[reconcile.AnnClusters], `"placed-01"`)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+}
+
+// Two migrations at once, on disjoint clusters and different hub pairs: one
+// from local-cluster (the home cluster), one of klusterlets in Default mode.
+func TestConcurrentMigrations(t *testing.T) {
+	local := names("local", 3)
+	dflt := names("dflt", 5)
+	importClusters(t, informers.LocalCluster, sim.Singleton, local...)
+	importClusters(t, "hub1", sim.Default, dflt...)
+	snapLocal := invariants.Take(t, hub(t, informers.LocalCluster), allHubs(t), local)
+	snapDefault := invariants.Take(t, hub(t, "hub1"), allHubs(t), dflt)
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "from-local", from: informers.LocalCluster, to: "hub2", clusters: local})
+	createMigration(t, migrationSpec{namespace: "ops", name: "default-mode", from: "hub1", to: "hub2", clusters: dflt})
+	m1 := waitMigrationPhase(t, "ops", "from-local", "Completed", 4*time.Minute)
+	m2 := waitMigrationPhase(t, "ops", "default-mode", "Completed", 4*time.Minute)
+	checkMigrated(t, snapLocal, m1, informers.LocalCluster, "hub2", local)
+	checkMigrated(t, snapDefault, m2, "hub1", "hub2", dflt)
 }

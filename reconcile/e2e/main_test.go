@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +33,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	world = w
-	s, err := sim.New(sim.Hubs(w.Hub("hub1"), w.Hub("hub2")), sim.Options{LeaseDuration: time.Second, AcceptedLag: 2 * time.Second})
+	hubs := sim.Hubs(w.Hub("hub1"), w.Hub("hub2"), w.Home())
+	hubs[2].Name = informers.LocalCluster // the home cluster is a hub too
+	s, err := sim.New(hubs, sim.Options{LeaseDuration: time.Second, AcceptedLag: 2 * time.Second})
 	if err == nil {
 		err = s.Start(ctx)
 	}
@@ -46,13 +51,41 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startController runs hubmigrate's controller in this process until the
-// returned stop is called: on the hubs it acts as the product identity bound
-// to the hub role (the <hub>-kubeconfig Secrets the world wrote).
-func startController(t *testing.T) (stop func()) {
+// writeCounter counts the API writes hubmigrate makes, on every cluster.
+type writeCounter struct{ n atomic.Int64 }
+
+func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+			// Reviews are reads that happen to be POSTs.
+			if !strings.Contains(r.URL.Path, "accessreviews") && !strings.Contains(r.URL.Path, "selfsubjectreviews") {
+				w.n.Add(1)
+			}
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// controller is hubmigrate's controller running in this process.
+type controller struct {
+	writes *writeCounter
+	stop   func()
+}
+
+// startController runs hubmigrate's controller in this process until stop:
+// on the hubs it acts as the product identity bound to the hub role (the
+// <hub>-kubeconfig Secrets the world wrote); local-cluster is the home cluster.
+func startController(t *testing.T, resync time.Duration) *controller {
 	t.Helper()
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background()))
+	writes := &writeCounter{}
 	home := world.Home().AdminConfig()
+	home.Wrap(writes.wrap)
 	kube, err := kubernetes.NewForConfig(home)
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +96,12 @@ func startController(t *testing.T) (stop func()) {
 	}
 	c := reconcile.NewController(reconcile.Config{
 		HomeID: "e2e-home", BootstrapNamespace: "open-cluster-management", BootstrapSecretNamespace: sim.BootstrapSecretNamespace,
-		Resync: 30 * time.Second,
+		Resync: resync,
 	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
-		return informers.NewRegistry(home, kube, informers.Options{Namespace: envtest.ProductNamespace, Resync: 30 * time.Second, QPS: 50, Burst: 100, OnEvent: onEvent, OnRebuild: onRebuild})
+		return informers.NewRegistry(home, kube, informers.Options{
+			Namespace: envtest.ProductNamespace, Resync: resync, QPS: 50, Burst: 100,
+			OnEvent: onEvent, OnRebuild: onRebuild, WrapTransport: writes.wrap,
+		})
 	})
 	done := make(chan struct{})
 	go func() {
@@ -74,5 +110,5 @@ func startController(t *testing.T) (stop func()) {
 			t.Errorf("controller: %v", err)
 		}
 	}()
-	return func() { cancel(); <-done }
+	return &controller{writes: writes, stop: func() { cancel(); <-done }}
 }
