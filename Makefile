@@ -35,6 +35,10 @@ KUBE_LDFLAGS := -s -w \
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
+demo: binaries ## The main job: local hubs, 50 simulated clusters, the real hubmigrate binary migrating them hub1 → hub2.
+	go build -o bin/hubmigrate ./cmd/hubmigrate
+	go run ./envtest/demo --hubmigrate bin/hubmigrate
+
 test: binaries ## Run every test, on real API servers (builds missing control-plane binaries first).
 	go vet ./...
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
