@@ -77,6 +77,9 @@ type Action struct {
 	Object  *unstructured.Unstructured
 	// Why is the planner's reason, for the log.
 	Why string
+	// Event, when set, is the reason of the Event recorded on the migration
+	// once the action succeeded: something an admin wants to see happen.
+	Event string
 }
 
 func (a Action) String() string {

@@ -11,11 +11,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	corev1 "k8s.io/api/core/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -44,6 +46,7 @@ type Config struct {
 // a hub maps through an index (hub, cluster) → migrations to their keys.
 type Controller struct {
 	cfg        Config
+	recorder   record.EventRecorder
 	home       dynamic.Interface
 	migrations cache.SharedIndexInformer
 	registry   *informers.Registry
@@ -54,6 +57,9 @@ type Controller struct {
 	byUID   map[string]string          // migration UID → key
 	resumed map[string]bool            // keys whose in-flight work was reported after this start
 }
+
+// SetEventRecorder makes the controller record Events on migrations.
+func (c *Controller) SetEventRecorder(r record.EventRecorder) { c.recorder = r }
 
 // NewController wires the migration informer and the hub registry.
 func NewController(cfg Config, home dynamic.Interface, registry func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry) *Controller {
@@ -261,6 +267,17 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 			_ = c.writeStatus(ctx, u, plan)
 			return 0, err
 		}
+		if a.Event != "" && c.recorder != nil {
+			kind := corev1.EventTypeNormal
+			if a.Event == "MarkerCorrected" {
+				kind = corev1.EventTypeWarning
+			}
+			target := a.Cluster
+			if target == "" {
+				target = "migration"
+			}
+			c.recorder.Eventf(u, kind, a.Event, "%s: %s", target, a.Why)
+		}
 	}
 	return 0, c.writeStatus(ctx, u, plan)
 }
@@ -322,7 +339,8 @@ func (c *Controller) reportResumption(ctx context.Context, key string, plan Plan
 
 // writeStatus writes the recomputed status only when it differs.
 func (c *Controller) writeStatus(ctx context.Context, u *unstructured.Unstructured, plan Plan) error {
-	want := Status(plan.Clusters)
+	previous, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	want := Status(plan.Clusters, previous, c.cfg.Clock.Now())
 	current, _, _ := unstructured.NestedMap(u.Object, "status")
 	if reflect.DeepEqual(normalize(current), normalize(want)) {
 		return nil

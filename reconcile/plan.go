@@ -109,13 +109,18 @@ func (p *planner) moveLabel(hub HubRole, cluster string, mc *unstructured.Unstru
 		set, del = nil, []string{AnnPhaseSince}
 	}
 	why := fmt.Sprintf("phase %s → %s", current, phase)
+	event := ""
+	if phase == Completed {
+		event = "ClusterCompleted"
+	}
 	if forwardOrder[current] == 0 || forwardOrder[current] > forwardOrder[phase] {
 		set = nil
 		why = fmt.Sprintf("corrected marker %s=%s to %s (the facts say %s)", LabelPhase, current, phase, phase)
+		event = "MarkerCorrected"
 		p.plan.Notes = append(p.plan.Notes, cluster+": "+why)
 	}
 	obj, _ := withMarkers(mc, map[string]string{LabelPhase: string(phase)}, set, nil, del)
-	p.act(Action{Kind: Update, Hub: hub, Cluster: cluster, Ref: RefOf(ManagedClusterGVR, mc), Object: obj, Why: why})
+	p.act(Action{Kind: Update, Hub: hub, Cluster: cluster, Ref: RefOf(ManagedClusterGVR, mc), Object: obj, Why: why, Event: event})
 	return true
 }
 

@@ -47,7 +47,7 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 	case len(passing) == 1 || len(cns) == 1:
 		csr := passing[0]
 		obj, _ := withMarkers(src, nil, map[string]string{AnnCommitted: csr.Name + "/" + string(csr.UID)}, nil, nil)
-		p.act(Action{Kind: Commit, Hub: Source, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Object: obj, Why: "commit: a CSR passes every check"})
+		p.act(Action{Kind: Commit, Hub: Source, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Object: obj, Why: "commit: a CSR passes every check", Event: "ClusterCommitted"})
 		p.outcome(cf.Name, Registering, "")
 	default:
 		p.outcome(cf.Name, Registering, "waiting for the agent's CSR on the target")

@@ -38,7 +38,7 @@ func (p *planner) planValidating(cf *ClusterFacts) {
 		map[string]string{LabelPhase: string(Initializing)},
 		map[string]string{AnnOwner: p.owner.String(), AnnPhaseSince: p.now(), AnnGlobalHubMigrating: ""},
 		nil, prefixedAnnotations(src))
-	p.act(Action{Kind: Update, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Object: claimed, Why: "claim"})
+	p.act(Action{Kind: Update, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Object: claimed, Why: "claim", Event: "ClusterClaimed"})
 	p.outcome(cf.Name, Validating, "claiming")
 }
 

@@ -33,7 +33,7 @@ func (p *planner) finish() {
 	}
 	data, _ := json.Marshal(results) // keys sorted: the same results, the same string
 	obj, _ := withMarkers(p.f.Migration.Object, nil, map[string]string{AnnResults: string(data)}, nil, nil)
-	p.act(Action{Kind: Update, Hub: Home, Ref: RefOf(MigrationGVR, obj), Object: obj, Why: "every cluster is terminal"})
+	p.act(Action{Kind: Update, Hub: Home, Ref: RefOf(MigrationGVR, obj), Object: obj, Why: "every cluster is terminal", Event: "MigrationFinished"})
 }
 
 // outcomesOf reads results back: "Completed", or "Failed:<reason>".

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"sort"
+	"time"
 )
 
 // phaseOrder ranks phases for the migration's phase: the earliest any
@@ -11,7 +12,7 @@ var phaseOrder = []Phase{Pending, Validating, Initializing, Deploying, Registeri
 
 // Status is the migration's status, recomputed from the plan's outcomes
 // every reconcile: output only, never read back as progress.
-func Status(clusters []ClusterOutcome) map[string]any {
+func Status(clusters []ClusterOutcome, previous []any, now time.Time) map[string]any {
 	counts := map[string]int64{}
 	completed, failed := 0, 0
 	var failures []any
@@ -62,6 +63,7 @@ func Status(clusters []ClusterOutcome) map[string]any {
 	if len(failures) > 0 {
 		status["failedClusters"] = failures
 	}
+	status["conditions"] = conditions(clusters, previous, now)
 	return status
 }
 

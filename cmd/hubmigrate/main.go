@@ -105,6 +105,10 @@ func run(ctx context.Context, o options) error {
 			Namespace: o.namespace, Resync: o.resync, QPS: float32(o.qps), Burst: o.burst, OnEvent: onEvent, OnRebuild: onRebuild,
 		})
 	})
+	recorder, stopEvents := reconcile.NewEventRecorder(ctx, kube)
+	defer stopEvents()
+	controller.SetEventRecorder(recorder)
+
 	serve(ctx, o.metricsAddr, "/metrics", promhttp.Handler())
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	health := http.NewServeMux()

@@ -197,6 +197,17 @@ func TestMigrateByList(t *testing.T) {
 	migrated := c.writes.n.Load()
 	progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
 	assert.Equal(t, "20/20", progress)
+	homeKube, _ := clients(t, "home")
+	events, err := homeKube.CoreV1().Events("ops").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=by-list"})
+	require.NoError(t, err)
+	reasons := map[string]int32{}
+	for _, e := range events.Items {
+		reasons[e.Reason] += e.Count
+	}
+	assert.Equal(t, int32(20), reasons["ClusterClaimed"], "events: %v", reasons)
+	assert.Equal(t, int32(20), reasons["ClusterCommitted"], "events: %v", reasons)
+	assert.Equal(t, int32(20), reasons["ClusterCompleted"], "events: %v", reasons)
+	assert.Equal(t, int32(1), reasons["MigrationFinished"], "events: %v", reasons)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
 
 	time.Sleep(time.Second) // the last events settle

@@ -103,9 +103,12 @@ func startController(t *testing.T, resync time.Duration) *controller {
 			OnEvent: onEvent, OnRebuild: onRebuild, WrapTransport: writes.wrap,
 		})
 	})
+	recorder, stopEvents := reconcile.NewEventRecorder(ctx, kube)
+	c.SetEventRecorder(recorder)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer stopEvents()
 		if err := c.Run(ctx, 4); err != nil {
 			t.Errorf("controller: %v", err)
 		}

@@ -1,0 +1,89 @@
+package reconcile
+
+import (
+	"strconv"
+	"time"
+)
+
+// Global Hub's condition types, each True once every cluster is past the
+// stage it names.
+var stageConditions = []struct {
+	Type  string
+	After Phase
+}{
+	{"ResourceValidated", Validating},
+	{"ResourceInitialized", Initializing},
+	{"ResourceDeployed", Deploying},
+	{"ClusterRegistered", Registering},
+	{"ResourceCleaned", Cleaning},
+}
+
+// conditions computes the migration's conditions from its clusters' outcomes.
+// A condition's lastTransitionTime is kept from the previous status while its
+// status is unchanged (the one thing status is read for).
+func conditions(clusters []ClusterOutcome, previous []any, now time.Time) []any {
+	rank := func(p Phase) int {
+		if p.Terminal() {
+			return 100
+		}
+		for i, q := range phaseOrder {
+			if q == p {
+				return i
+			}
+		}
+		return 0
+	}
+	known := 0
+	for _, c := range clusters {
+		if c.Name != "" {
+			known++
+		}
+	}
+	var out []any
+	add := func(condType string, ok bool, reason, message string) {
+		status := "False"
+		if ok {
+			status = "True"
+		}
+		cond := map[string]any{"type": condType, "status": status, "reason": reason, "message": message,
+			"lastTransitionTime": now.UTC().Format(time.RFC3339)}
+		for _, p := range previous {
+			if m, _ := p.(map[string]any); m["type"] == condType && m["status"] == status {
+				cond["lastTransitionTime"] = m["lastTransitionTime"]
+			}
+		}
+		out = append(out, cond)
+	}
+	add("MigrationStarted", known > 0, ifThen(known > 0, "ClustersResolved", "Waiting"), ifThen(known > 0, "the clusters to migrate are known", "waiting for the clusters to migrate"))
+	for _, sc := range stageConditions {
+		waiting := 0
+		for _, c := range clusters {
+			if c.Name != "" && rank(c.Phase) <= rank(sc.After) {
+				waiting++
+			}
+		}
+		done := known > 0 && waiting == 0
+		add(sc.Type, done, ifThen(done, "AllClustersPast"+string(sc.After), "Waiting"), ifThen(done, "every cluster is past "+string(sc.After), plural(waiting)+" in "+string(sc.After)+" or before"))
+	}
+	for _, c := range clusters {
+		if c.Reason == "AmbiguousRegistration" {
+			add("AmbiguousRegistration", true, "AmbiguousRegistration", c.Name+": more than one pending CN; approving none")
+			break
+		}
+	}
+	return out
+}
+
+func ifThen(ok bool, yes, no string) string {
+	if ok {
+		return yes
+	}
+	return no
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return "1 cluster"
+	}
+	return strconv.Itoa(n) + " clusters"
+}
