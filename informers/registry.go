@@ -163,6 +163,19 @@ func (r *Registry) Hub(name string) (*Hub, error) {
 	return h, nil
 }
 
+// Names are the hubs hubmigrate can reach: one per <hub>-kubeconfig Secret,
+// and local-cluster.
+func (r *Registry) Names() []string {
+	names := []string{LocalCluster}
+	for _, key := range r.secrets.GetStore().ListKeys() {
+		_, name, _ := cache.SplitMetaNamespaceKey(key)
+		if hub, ok := hubOfSecret(name); ok && hub != LocalCluster {
+			names = append(names, hub)
+		}
+	}
+	return names
+}
+
 // ErrNoCredential: there is no usable <hub>-kubeconfig Secret for a hub.
 type ErrNoCredential struct {
 	Hub    string

@@ -78,15 +78,15 @@ func NewController(cfg Config, home dynamic.Interface, registry func(onEvent inf
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(home, cfg.Resync)
 	c.migrations = factory.ForResource(MigrationGVR).Informer()
 	c.migrations.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.migrationChanged,
-		UpdateFunc: func(_, obj any) { c.migrationChanged(obj) },
-		DeleteFunc: c.migrationChanged,
+		AddFunc:    func(obj any) { c.migrationChanged(obj, false) },
+		UpdateFunc: func(_, obj any) { c.migrationChanged(obj, false) },
+		DeleteFunc: func(obj any) { c.migrationChanged(obj, true) },
 	})
 	c.registry = registry(c.hubEvent, func(string) { c.enqueueAll() })
 	return c
 }
 
-func (c *Controller) migrationChanged(obj any) {
+func (c *Controller) migrationChanged(obj any, deleted bool) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -102,6 +102,12 @@ func (c *Controller) migrationChanged(obj any) {
 		if len(keys) == 0 {
 			delete(c.index, k)
 		}
+	}
+	if deleted {
+		delete(c.byUID, string(u.GetUID()))
+		delete(c.resumed, key)
+		c.mu.Unlock()
+		return
 	}
 	c.byUID[string(u.GetUID())] = key
 	for _, cluster := range m.Clusters() {
@@ -166,6 +172,15 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	for range workers {
 		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
 	}
+	// The sweep runs at start (once the hubs' caches can sync) and every resync.
+	go wait.UntilWithContext(ctx, func(ctx context.Context) {
+		for _, name := range c.registry.Names() {
+			if h, err := c.registry.Hub(name); err == nil {
+				_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) { return h.Synced(), nil })
+			}
+		}
+		c.sweep(ctx)
+	}, max(c.cfg.Resync, time.Second))
 	<-ctx.Done()
 	c.registry.Stop()
 	return nil

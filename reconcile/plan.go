@@ -41,6 +41,7 @@ func PlanMigration(f *Facts) Plan {
 		// Terminal for good: its status comes from results, and it never
 		// claims a cluster again.
 		p.plan.Clusters = outcomesOf(results)
+		p.removeStrayScaffolding()
 		return p.plan
 	}
 	if f.Migration.PlacementRef != "" && f.Migration.Annotations[AnnClusters] == "" {

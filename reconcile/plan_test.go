@@ -415,6 +415,18 @@ func TestPlanForwardPath(t *testing.T) {
 			phase: Completed,
 		},
 		{
+			name: "results written, a stale leader's anchor found: deleted",
+			world: func(t *testing.T) *world {
+				w := completed(t)
+				w.f.ServiceAccount, w.f.Binding = nil, nil
+				w.f.Migration.Annotations = map[string]string{AnnResults: `{"c1":"Completed"}`}
+				w.c().Target.Anchor = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: scaffold, Namespace: "open-cluster-management", UID: "late-anchor"}}
+				return w
+			},
+			want:  []string{"Delete target secrets hubmigrate-c1-1234abcd"},
+			phase: Completed,
+		},
+		{
 			name: "results written: never claims again, even a cluster back on its source",
 			world: func(t *testing.T) *world {
 				w := newWorld()

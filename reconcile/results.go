@@ -49,3 +49,27 @@ func outcomesOf(results string) []ClusterOutcome {
 	}
 	return out
 }
+
+// removeStrayScaffolding deletes scaffolding found for a terminal migration:
+// creates are not fenced, so a paused old leader may have made some after the
+// last cluster became terminal.
+func (p *planner) removeStrayScaffolding() {
+	for i := range p.f.Clusters {
+		cf := &p.f.Clusters[i]
+		if a := cf.Target.Anchor; a != nil {
+			p.act(Action{Kind: Delete, Hub: Target, Cluster: cf.Name, Ref: RefOf(SecretGVR, a), Why: "stray scaffolding of a terminal migration"})
+		}
+		if s := cf.Source.BootstrapSecret; s != nil {
+			p.act(Action{Kind: Delete, Hub: Source, Cluster: cf.Name, Ref: RefOf(SecretGVR, s), Why: "stray scaffolding of a terminal migration"})
+		}
+		if kc := cf.Source.KlusterletConfig; kc != nil {
+			p.act(Action{Kind: Delete, Hub: Source, Cluster: cf.Name, Ref: RefOf(KlusterletConfigGVR, kc), Why: "stray scaffolding of a terminal migration"})
+		}
+	}
+	if sa := p.f.ServiceAccount; sa != nil {
+		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ServiceAccountGVR, sa), Why: "stray scaffolding of a terminal migration"})
+	}
+	if b := p.f.Binding; b != nil {
+		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleBindingGVR, b), Why: "stray scaffolding of a terminal migration"})
+	}
+}
