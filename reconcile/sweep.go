@@ -164,4 +164,3 @@ func (c *Controller) liveMigrationUIDs(ctx context.Context) (map[string]bool, er
 	}
 	return out, nil
 }
-
