@@ -94,6 +94,10 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 			return nil, err
 		}
 	}
+	if err := w.bindHomeRole(ctx); err != nil {
+		w.Stop()
+		return nil, err
+	}
 	if err := w.writeHubKubeconfigs(ctx); err != nil {
 		w.Stop()
 		return nil, err
@@ -181,6 +185,48 @@ func (w *World) writeHubKubeconfigs(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// bindHomeRole gives the product identity manifests/home-role.yaml on home.
+func (w *World) bindHomeRole(ctx context.Context) error {
+	a, err := NewApplier(w.Home().AdminConfig())
+	if err != nil {
+		return err
+	}
+	if err := a.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+ProductNamespace+"\n")); err != nil {
+		return err
+	}
+	if err := a.Apply(ctx, manifests.HomeRole); err != nil {
+		return err
+	}
+	return a.Apply(ctx, []byte(`
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: hubmigrate-home
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: hubmigrate-home
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: `+ProductUser+`
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: hubmigrate
+  namespace: `+ProductNamespace+`
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: hubmigrate
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: `+ProductUser+`
+`))
 }
 
 // Home is the home cluster.

@@ -15,3 +15,8 @@ var MigrationCRD []byte
 //
 //go:embed hub-role.yaml
 var HubRole []byte
+
+// HomeRole is what hubmigrate's identity holds on its home cluster.
+//
+//go:embed home-role.yaml
+var HomeRole []byte

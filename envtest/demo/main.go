@@ -97,7 +97,11 @@ func run(binary string, n int, timeout time.Duration) error {
 	}
 	step("all %d joined hub1", n)
 
-	kubeconfig, err := envtest.Kubeconfig(world.Home().AdminConfig())
+	productHome, err := world.ProductConfig(envtest.HomeName)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := envtest.Kubeconfig(productHome)
 	if err != nil {
 		return err
 	}
@@ -119,7 +123,7 @@ func run(binary string, n int, timeout time.Duration) error {
 		return fmt.Errorf("starting %s (run `make demo`, which builds it): %w", binary, err)
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	step("hubmigrate running as process %d (leader election on; log: %s); on the hubs it holds only manifests/hub-role.yaml", cmd.Process.Pid, logPath)
+	step("hubmigrate running as process %d (leader election on; log: %s); it holds only manifests/home-role.yaml and hub-role.yaml", cmd.Process.Pid, logPath)
 
 	home := world.Home().AdminConfig()
 	homeKube, _ := kubernetes.NewForConfig(home)

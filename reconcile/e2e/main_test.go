@@ -84,7 +84,12 @@ func startController(t *testing.T, resync time.Duration) *controller {
 	t.Helper()
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background()))
 	writes := &writeCounter{}
-	home := world.Home().AdminConfig()
+	// On home too the product runs as its own identity, held to
+	// manifests/home-role.yaml (and hub-role.yaml, home being local-cluster).
+	home, err := world.ProductConfig(envtest.HomeName)
+	if err != nil {
+		t.Fatal(err)
+	}
 	home.Wrap(writes.wrap)
 	kube, err := kubernetes.NewForConfig(home)
 	if err != nil {
