@@ -163,6 +163,16 @@ func (r *Registry) Hub(name string) (*Hub, error) {
 	return h, nil
 }
 
+// SecretAnnotations are the annotations of a hub's kubeconfig Secret (nil
+// for local-cluster without one).
+func (r *Registry) SecretAnnotations(hub string) map[string]string {
+	obj, exists, err := r.secrets.GetIndexer().GetByKey(r.namespace + "/" + hub + "-kubeconfig")
+	if err != nil || !exists {
+		return nil
+	}
+	return obj.(*corev1.Secret).Annotations
+}
+
 // Names are the hubs hubmigrate can reach: one per <hub>-kubeconfig Secret,
 // and local-cluster.
 func (r *Registry) Names() []string {

@@ -257,11 +257,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	source, srcErr := c.hubFacts(m.From, &f.Source)
 	target, tgtErr := c.hubFacts(m.To, &f.Target)
 	if target != nil {
-		if m.To == informers.LocalCluster && c.cfg.LocalRegistrationAddress != "" {
-			f.Target.RegistrationAddress, f.Target.RegistrationCA = c.cfg.LocalRegistrationAddress, c.cfg.LocalRegistrationCA
-		} else if m.To != informers.LocalCluster {
-			f.Target.RegistrationAddress, f.Target.RegistrationCA = target.Config.Host, target.Config.CAData
-		}
+		f.Target.RegistrationAddress, f.Target.RegistrationCA = registrationAddress(m.To, target.Config, c.registry.SecretAnnotations(m.To), c.cfg)
 	}
 	if srcErr != nil || tgtErr != nil {
 		logger.Info("waiting for hubs", "source", errString(srcErr), "target", errString(tgtErr))
