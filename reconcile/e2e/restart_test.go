@@ -6,7 +6,16 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/hubmigrate/hubmigrate/envtest"
+	"github.com/hubmigrate/hubmigrate/reconcile"
 
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
@@ -22,7 +31,27 @@ func TestRestartsMidway(t *testing.T) {
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	c := startController(t, 30*time.Second)
 	createMigration(t, migrationSpec{namespace: "ops", name: "restarted", from: "hub1", to: "hub2", clusters: clusters})
-	for _, phase := range []string{"Initializing", "Deploying", "Registering"} {
+	// Keep one cluster's token, to see it rejected once the migration is done.
+	_, homeDyn := clients(t, "home")
+	hub1Kube, _ := clients(t, "hub1")
+	var token string
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "restarted", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		secret, err := hub1Kube.CoreV1().Secrets(sim.BootstrapSecretNamespace).Get(ctx, reconcile.ScaffoldingName(clusters[0], m.GetUID()), metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data["kubeconfig"])
+		if err != nil {
+			return false, err
+		}
+		token = cfg.BearerToken
+		return token != "", nil
+	}))
+	for i, phase := range []string{"Initializing", "Deploying", "Registering"} {
 		require.NoError(t, wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 			for _, cl := range clusters {
 				if sourceLabel(t, cl) == phase {
@@ -33,8 +62,38 @@ func TestRestartsMidway(t *testing.T) {
 		}), "some cluster reaches %s", phase)
 		c.stop()
 		c = startController(t, 30*time.Second)
+		if i == 1 {
+			time.Sleep(500 * time.Millisecond) // the hub's caches are up
+			rotateCredential(t, "hub2")
+		}
 	}
 	defer c.stop()
 	m := waitMigrationPhase(t, "ops", "restarted", "Completed", 4*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+
+	// Every token minted for the migration is rejected by the target once it
+	// is done (allowing the API server's ~10s cache of token authentications).
+	hub2 := world.Hub("hub2")
+	tokenClient, err := kubernetes.NewForConfig(&rest.Config{Host: hub2.URL(), BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: hub2.CA.CertPEM}})
+	require.NoError(t, err)
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := tokenClient.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		return apierrors.IsUnauthorized(err), nil
+	}), "the migration's token still authenticates on the target")
+}
+
+// rotateCredential writes a new credential into a hub's kubeconfig Secret, as
+// an admin rotating it would; hubmigrate picks it up without a restart.
+func rotateCredential(t *testing.T, hubName string) {
+	t.Helper()
+	cfg, err := world.ProductConfig(hubName)
+	require.NoError(t, err)
+	kc, err := envtest.Kubeconfig(cfg)
+	require.NoError(t, err)
+	homeKube, _ := clients(t, "home")
+	secret, err := homeKube.CoreV1().Secrets(envtest.ProductNamespace).Get(context.Background(), hubName+"-kubeconfig", metav1.GetOptions{})
+	require.NoError(t, err)
+	secret.Data["kubeconfig"] = kc
+	_, err = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Update(context.Background(), secret, metav1.UpdateOptions{})
+	require.NoError(t, err)
 }
