@@ -278,7 +278,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 			_ = c.writeStatus(ctx, u, plan)
 			return 0, err
 		}
-		if a.Event != "" && c.recorder != nil {
+		if a.Event != "" && c.recorder != nil && a.Hub != Home {
 			kind := corev1.EventTypeNormal
 			if a.Event == "MarkerCorrected" {
 				kind = corev1.EventTypeWarning
@@ -290,7 +290,12 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 			c.recorder.Eventf(u, kind, a.Event, "%s: %s", target, a.Why)
 		}
 	}
-	return 0, c.writeStatus(ctx, u, plan)
+	for _, a := range plan.Actions {
+		if a.Event != "" && c.recorder != nil && a.Hub == Home {
+			c.recorder.Eventf(u, corev1.EventTypeNormal, a.Event, "%s", a.Why)
+		}
+	}
+	return plan.Requeue, c.writeStatus(ctx, u, plan)
 }
 
 func errString(err error) string {

@@ -32,9 +32,10 @@ func newWorld() *world {
 	return &world{f: Facts{
 		Now: testNow, HomeID: "home-uid",
 		BootstrapNamespace: "open-cluster-management", BootstrapSecretNamespace: "multicluster-engine",
-		Migration: MigrationFacts{Owner: testOwner, From: "hub1", To: "hub2", Listed: []string{"c1"}},
-		Source:    HubFacts{Reachable: true, ServesKlusterletConfig: true, BootstrapClusterRole: true},
-		Target:    HubFacts{Reachable: true, ServesKlusterletConfig: true, BootstrapClusterRole: true, RegistrationAddress: "https://hub2:6443"},
+		Migration: MigrationFacts{Owner: testOwner, From: "hub1", To: "hub2", Listed: []string{"c1"},
+			Annotations: map[string]string{AnnStartedAt: "2026-11-29T11:58:00Z"}, Object: migrationObject()},
+		Source: HubFacts{Reachable: true, ServesKlusterletConfig: true, BootstrapClusterRole: true},
+		Target: HubFacts{Reachable: true, ServesKlusterletConfig: true, BootstrapClusterRole: true, RegistrationAddress: "https://hub2:6443"},
 		Clusters: []ClusterFacts{{Name: "c1", Source: SourceFacts{
 			MC:             mc("c1", true, nil, nil, "Available", "Joined", "HubAccepted"),
 			KlusterletWork: work("c1", 3, 3, "10"),
@@ -162,4 +163,12 @@ func (w *world) registeredOnTarget() *world {
 	w.c().Target.Lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "managed-cluster-lease", Namespace: "c1", ResourceVersion: "501"}}
 	w.c().Target.KlusterletWork = work("c1", 1, 1, "601")
 	return w
+}
+
+func migrationObject() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "global-hub.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterMigration",
+		"metadata": map[string]any{"name": "move", "namespace": "ops", "uid": string(testOwner.UID), "resourceVersion": "42",
+			"annotations": map[string]any{AnnStartedAt: "2026-11-29T11:58:00Z"}},
+	}}
 }

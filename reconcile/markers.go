@@ -64,6 +64,9 @@ const (
 	AnnClusters  = Prefix + "clusters"
 	AnnStartedAt = Prefix + "started-at"
 	AnnResults   = Prefix + "results"
+	// AnnUnclaimedFailures records, as JSON {cluster: reason}, the clusters
+	// that failed before this migration claimed them.
+	AnnUnclaimedFailures = Prefix + "unclaimed-failures"
 )
 
 // inFlightAnnotations are dropped from the target ManagedCluster at handover.

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -15,6 +16,8 @@ type Plan struct {
 	Clusters []ClusterOutcome
 	// Notes are log lines worth one each: a resumption, a corrected marker.
 	Notes []string
+	// Requeue is when to look again though nothing changes: the next deadline.
+	Requeue time.Duration
 }
 
 // ClusterOutcome is where one cluster is, and why it is not moving if it is not.
@@ -29,6 +32,10 @@ type planner struct {
 	f     *Facts
 	owner Owner
 	plan  Plan
+	// unclaimed are failures of clusters never claimed, found this time.
+	unclaimed map[string]string
+	// recorded are those already on the migration.
+	recorded map[string]string
 }
 
 // PlanMigration is the pure planner: from the facts of one migration and the
@@ -48,8 +55,15 @@ func PlanMigration(f *Facts) Plan {
 		p.resolvePlacement()
 		return p.plan
 	}
+	p.recorded = map[string]string{}
+	if s := f.Migration.Annotations[AnnUnclaimedFailures]; s != "" {
+		_ = json.Unmarshal([]byte(s), &p.recorded)
+	}
 	for i := range f.Clusters {
 		p.planCluster(&f.Clusters[i])
+	}
+	if p.recordUnclaimed() {
+		return p.plan // recorded first; the rest follows once it is observed
 	}
 	p.finish()
 	return p.plan
@@ -75,13 +89,15 @@ func (p *planner) now() string { return p.f.Now.UTC().Format(time.RFC3339) }
 // planCluster derives the cluster's phase from the facts and plans its next step.
 func (p *planner) planCluster(cf *ClusterFacts) {
 	src, tgt := cf.Source.MC, cf.Target.MC
+	if reason, ok := p.recorded[cf.Name]; ok && !p.ours(src) && !p.ours(tgt) {
+		p.outcomeFailed(cf.Name, Failed, reason, "failed before it was claimed")
+		return
+	}
 	switch {
 	case p.ours(tgt) && (hasAnnotation(tgt, AnnCommitted) || Phase(label(tgt, LabelPhase)) == Cleaning || Phase(label(tgt, LabelPhase)) == Completed):
 		// From Cleaning on, the target's ManagedCluster speaks for the cluster.
 		p.planCleaning(cf)
-	case src == nil:
-		p.outcome(cf.Name, Validating, "the cluster is not on the source hub")
-	case !p.ours(src):
+	case src == nil || !p.ours(src):
 		p.planValidating(cf)
 	case hasAnnotation(src, AnnCommitted):
 		p.planCommitted(cf)
@@ -134,4 +150,24 @@ func (p *planner) mirrorLabel(cf *ClusterFacts, phase Phase) {
 	}
 	obj, _ := withMarkers(tgt, map[string]string{LabelPhase: string(phase)}, nil, nil, nil)
 	p.act(Action{Kind: Update, Hub: Target, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, tgt), Object: obj, Why: "mirror the source's phase"})
+}
+
+// recordUnclaimed writes the new unclaimed failures on the migration, merged
+// with those recorded, resourceVersion-guarded. It reports whether it did.
+func (p *planner) recordUnclaimed() bool {
+	if len(p.unclaimed) == 0 || p.f.Migration.Object == nil {
+		return false
+	}
+	merged := map[string]string{}
+	for k, v := range p.recorded {
+		merged[k] = v
+	}
+	for k, v := range p.unclaimed {
+		merged[k] = v
+	}
+	data, _ := json.Marshal(merged)
+	obj, _ := withMarkers(p.f.Migration.Object, nil, map[string]string{AnnUnclaimedFailures: string(data)}, nil, nil)
+	p.plan.Actions = append([]Action{{Kind: Update, Hub: Home, Ref: RefOf(MigrationGVR, obj), Object: obj,
+		Why: "record clusters that failed before a claim", Event: "ClustersNotMigrated"}}, p.plan.Actions...)
+	return true
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,8 +44,12 @@ func TestPlanForwardPath(t *testing.T) {
 				w.c().Source.MC.SetAnnotations(map[string]string{AnnOwner: "ops/other/9999"})
 				return w
 			},
-			phase: Validating,
-			check: func(t *testing.T, p Plan) { assert.Equal(t, "ClaimedBy", p.Clusters[0].Reason) },
+			want:  []string{"Update home managedclustermigrations move"},
+			phase: Failed,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "ClaimedBy", p.Clusters[0].Reason)
+				assert.Equal(t, `{"c1":"ClaimedBy"}`, p.Actions[0].Object.GetAnnotations()[AnnUnclaimedFailures], "recorded on the migration: a decision")
+			},
 		},
 		{
 			name: "a terminal migration's record: taken over in the claim write",
@@ -71,7 +76,8 @@ func TestPlanForwardPath(t *testing.T) {
 				w.c().Source.MC.SetLabels(map[string]string{"local-cluster": "true"})
 				return w
 			},
-			phase: Validating,
+			want:  []string{"Update home managedclustermigrations move"},
+			phase: Failed,
 			check: func(t *testing.T, p Plan) { assert.Equal(t, "IsHub", p.Clusters[0].Reason) },
 		},
 		{
@@ -81,17 +87,57 @@ func TestPlanForwardPath(t *testing.T) {
 				w.c().Target.MC = mc("c1", true, nil, nil)
 				return w
 			},
-			phase: Validating,
+			want:  []string{"Update home managedclustermigrations move"},
+			phase: Failed,
 			check: func(t *testing.T, p Plan) { assert.Equal(t, "AlreadyOnTarget", p.Clusters[0].Reason) },
 		},
 		{
-			name: "an unavailable cluster is not claimed",
+			name: "an unavailable cluster is not claimed; woken at the stage deadline",
 			world: func(*testing.T) *world {
 				w := newWorld()
 				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
 				return w
 			},
 			phase: Validating,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, 3*time.Minute+10*time.Millisecond, p.Requeue, "5m from started-at, 2m ago")
+			},
+		},
+		{
+			name: "still unavailable past the stage timeout: failed before a claim",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
+				w.f.Now = testNow.Add(4 * time.Minute)
+				return w
+			},
+			want:  []string{"Update home managedclustermigrations move"},
+			phase: Failed,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "Unavailable", p.Clusters[0].Reason) },
+		},
+		{
+			name: "absent from the source: failed before a claim",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC = nil
+				return w
+			},
+			want:  []string{"Update home managedclustermigrations move"},
+			phase: Failed,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "NotFound", p.Clusters[0].Reason) },
+		},
+		{
+			name: "an unclaimed failure recorded: never claimed, even if the cluster is fine now; the last one writes results",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.f.Migration.Annotations[AnnUnclaimedFailures] = `{"c1":"NotFound"}`
+				return w
+			},
+			want:  []string{"Update home managedclustermigrations move"},
+			phase: Failed,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, `{"c1":"Failed:NotFound"}`, p.Actions[0].Object.GetAnnotations()[AnnResults])
+			},
 		},
 		{
 			name:  "claimed (the claim's reply may have been lost): the bootstrap ServiceAccount first",

@@ -6,31 +6,35 @@ package reconcile
 func (p *planner) planValidating(cf *ClusterFacts) {
 	src := cf.Source.MC
 	if why := p.hubsNotReady(); why != "" {
-		p.outcome(cf.Name, Validating, why)
+		p.waitOrFail(cf.Name, "ValidationTimeout", why)
+		return
+	}
+	if src == nil {
+		p.failUnclaimed(cf.Name, "NotFound", "the cluster is not on the source hub")
 		return
 	}
 	if other := annotation(src, AnnOwner); other != "" && !p.f.TerminalOwners[other] {
-		p.outcomeFailed(cf.Name, Validating, "ClaimedBy", "claimed by "+other)
+		p.failUnclaimed(cf.Name, "ClaimedBy", "claimed by "+other)
 		return
 	}
 	switch {
 	case cf.Name == "local-cluster" || label(src, "local-cluster") == "true":
-		p.outcomeFailed(cf.Name, Validating, "IsHub", "the cluster is the hub itself")
+		p.failUnclaimed(cf.Name, "IsHub", "the cluster is the hub itself")
 		return
 	case annotation(src, AnnDeployMode) == "Hosted":
-		p.outcomeFailed(cf.Name, Validating, "HostedMode", "hosted-mode klusterlets are not migrated")
+		p.failUnclaimed(cf.Name, "HostedMode", "hosted-mode klusterlets are not migrated")
 		return
 	case cf.Target.MC != nil && !p.ours(cf.Target.MC):
-		p.outcomeFailed(cf.Name, Validating, "AlreadyOnTarget", "a ManagedCluster of that name exists on the target")
+		p.failUnclaimed(cf.Name, "AlreadyOnTarget", "a ManagedCluster of that name exists on the target")
 		return
 	case src.GetDeletionTimestamp() != nil:
-		p.outcome(cf.Name, Validating, "the cluster is being deleted from the source")
+		p.waitOrFail(cf.Name, "ValidationTimeout", "the cluster is being deleted from the source")
 		return
 	case !conditionTrue(src, "ManagedClusterConditionAvailable"):
-		p.outcome(cf.Name, Validating, "the cluster is not available on the source")
+		p.waitOrFail(cf.Name, "Unavailable", "the cluster is not available on the source")
 		return
 	case cf.Source.KlusterletWork == nil || !workApplied(cf.Source.KlusterletWork):
-		p.outcome(cf.Name, Validating, "its klusterlet ManifestWork is not applied on the source")
+		p.waitOrFail(cf.Name, "Unavailable", "its klusterlet ManifestWork is not applied on the source")
 		return
 	}
 	// A takeover removes every marker of the terminal migration in the same write.
@@ -57,6 +61,26 @@ func (p *planner) hubsNotReady() string {
 		return "the target hub's registration address is not known"
 	}
 	return ""
+}
+
+// waitOrFail waits for a transient condition until the Validating timeout,
+// measured from the migration's started-at (no cluster clock before a claim).
+func (p *planner) waitOrFail(c, reason, why string) {
+	if p.expired(since(p.f.Migration.Annotations[AnnStartedAt]), Validating) {
+		p.failUnclaimed(c, reason, why+" (past the stage timeout)")
+		return
+	}
+	p.outcome(c, Validating, why)
+}
+
+// failUnclaimed fails a cluster this migration never claimed: the reason is
+// recorded on the migration (a decision: it is not re-derived later).
+func (p *planner) failUnclaimed(c, reason, message string) {
+	if p.unclaimed == nil {
+		p.unclaimed = map[string]string{}
+	}
+	p.unclaimed[c] = reason
+	p.outcomeFailed(c, Failed, reason, message)
 }
 
 func (p *planner) outcomeFailed(c string, phase Phase, reason, message string) {
