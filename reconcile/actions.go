@@ -50,6 +50,12 @@ const (
 	// DeleteMigratedSource deletes a source resource (Ref) after a live read
 	// shows its copy on the target.
 	DeleteMigratedSource ActionKind = "DeleteMigratedSource"
+	// Restore writes the source's saved originals (Object) in one write, with
+	// the source lease's resourceVersion read live as restore-lease-rv.
+	Restore ActionKind = "Restore"
+	// DeleteTargetCluster unaccepts the target copy, re-reads it live and
+	// deletes it (UID precondition).
+	DeleteTargetCluster ActionKind = "DeleteTargetCluster"
 )
 
 // Ref names one object on one hub.

@@ -4,6 +4,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 type schemaGVR = schema.GroupVersionResource
@@ -20,3 +21,5 @@ func toUnstructured(obj runtime.Object, apiVersion, kind string) *unstructured.U
 	u.SetKind(kind)
 	return u
 }
+
+func typesUID(s string) types.UID { return types.UID(s) }

@@ -91,6 +91,10 @@ func (e *executor) execute(ctx context.Context, a Action) error {
 		err = e.deleteSourceCluster(ctx, a)
 	case DeleteMigratedSource:
 		err = e.deleteMigratedSource(ctx, a)
+	case Restore:
+		err = e.restore(ctx, a)
+	case DeleteTargetCluster:
+		err = unacceptAndDelete(ctx, e.target, a.Ref, e.facts.Migration.Owner.String())
 	default:
 		err = fmt.Errorf("unknown action %s", a.Kind)
 	}
@@ -332,4 +336,53 @@ func (e *executor) cluster(name string) *ClusterFacts {
 		}
 	}
 	return &ClusterFacts{Name: name}
+}
+
+// restore writes the source's originals with the source lease's
+// resourceVersion, read live: the agent's next renewal proves its return.
+func (e *executor) restore(ctx context.Context, a Action) error {
+	leaseRV := "absent"
+	if lease, err := e.source.Kube.CoordinationV1().Leases(a.Cluster).Get(ctx, "managed-cluster-lease", metav1.GetOptions{}); err == nil {
+		leaseRV = lease.ResourceVersion
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnRestoreLeaseRV: leaseRV}, nil, nil)
+	_, err := e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+// unacceptAndDelete deletes a ManagedCluster the way SPEC asks on either hub:
+// set hubAcceptsClient=false, re-read live, then delete with a UID
+// precondition — and only if it is still the one planned and, when owner is
+// given, still carries it.
+func unacceptAndDelete(ctx context.Context, h *informers.Hub, r Ref, owner string) error {
+	mcs := h.Dynamic.Resource(ManagedClusterGVR)
+	mc, err := mcs.Get(ctx, r.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if mc.GetUID() != r.UID || (owner != "" && annotation(mc, AnnOwner) != owner) {
+		return &errReplan{why: "ManagedCluster " + r.Name + " is not the one planned"}
+	}
+	if hubAcceptsClient(mc) {
+		_ = unstructured.SetNestedField(mc.Object, false, "spec", "hubAcceptsClient")
+		if _, err := mcs.Update(ctx, mc, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		if mc, err = mcs.Get(ctx, r.Name, metav1.GetOptions{}); err != nil {
+			return err
+		}
+		if hubAcceptsClient(mc) {
+			return &errReplan{why: "ManagedCluster " + r.Name + " was accepted again"}
+		}
+	}
+	err = mcs.Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(r.UID)}})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

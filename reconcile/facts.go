@@ -80,7 +80,10 @@ type SourceFacts struct {
 	// named before the migration, when it exists.
 	NamedKlusterletConfig *unstructured.Unstructured
 	BootstrapSecret       *corev1.Secret
-	Migrated              MigratedObjects
+	// Lease is the source's managed-cluster-lease: the agent's return after a
+	// rollback shows as a renewal.
+	Lease    *coordinationv1.Lease
+	Migrated MigratedObjects
 }
 
 // TargetFacts are the cluster's objects on the target hub.

@@ -75,7 +75,7 @@ func work(cluster string, generation, applied int64, rv string) *unstructured.Un
 
 func ourMarkers(phase Phase, extra map[string]string) (map[string]string, map[string]string) {
 	labels := map[string]string{LabelPhase: string(phase)}
-	anns := map[string]string{AnnOwner: testOwner.String(), AnnPhaseSince: "2026-11-29T11:00:00Z"}
+	anns := map[string]string{AnnOwner: testOwner.String(), AnnPhaseSince: "2026-11-29T11:59:00Z"}
 	for k, v := range extra {
 		anns[k] = v
 	}

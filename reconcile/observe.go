@@ -94,6 +94,7 @@ func (o *observer) observeSource(cf *ClusterFacts) {
 		s.NamedKlusterletConfig = getFrom[*unstructured.Unstructured](o.src.KlusterletConfigs.GetStore(), named)
 	}
 	s.BootstrapSecret = getFrom[*corev1.Secret](o.src.OurSecrets.GetStore(), f.BootstrapSecretNamespace+"/"+scaffold)
+	s.Lease = getFrom[*coordinationv1.Lease](o.src.Leases.GetStore(), c+"/managed-cluster-lease")
 	s.Migrated = migrated(o.src, c)
 }
 

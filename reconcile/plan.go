@@ -99,6 +99,10 @@ func (p *planner) planCluster(cf *ClusterFacts) {
 		p.planCleaning(cf)
 	case src == nil || !p.ours(src):
 		p.planValidating(cf)
+	case Phase(label(src, LabelPhase)) == Failed:
+		p.outcomeFailed(cf.Name, Failed, annotation(src, AnnReason), "rolled back")
+	case Phase(label(src, LabelPhase)) == Rollbacking:
+		p.planRollback(cf)
 	case hasAnnotation(src, AnnCommitted):
 		p.planCommitted(cf)
 	case hasAnnotation(src, AnnOriginalHubAcceptsClient):

@@ -31,16 +31,21 @@ func (p *planner) planDeploying(cf *ClusterFacts) {
 		p.outcome(cf.Name, Deploying, "")
 		return
 	}
+	if p.expired(since(annotation(src, AnnPhaseSince)), Deploying) {
+		p.decideRollback(cf, Deploying, "DeployingTimeout")
+		return
+	}
 	copies := p.copies(cf)
 	if !p.ours(tgt.MC) {
-		// The collision check: made once, before the first copy is written.
+		// The collision check: made once, before the first copy is written;
+		// a collision is a permanent failure.
 		if tgt.MC != nil {
-			p.outcomeFailed(cf.Name, Deploying, "CopyCollision", "a ManagedCluster not made by this migration exists on the target")
+			p.decideRollback(cf, Deploying, "CopyCollision")
 			return
 		}
 		for _, c := range copies {
 			if !absent(c.current) && !p.ours(c.current) {
-				p.outcomeFailed(cf.Name, Deploying, "CopyCollision", "a "+c.gvr.Resource+" not made by this migration exists on the target: "+c.current.GetName())
+				p.decideRollback(cf, Deploying, "CopyCollision")
 				return
 			}
 		}

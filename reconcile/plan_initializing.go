@@ -23,6 +23,10 @@ func (p *planner) planInitializing(cf *ClusterFacts) {
 		p.outcome(cf.Name, Initializing, "")
 		return
 	}
+	if p.expired(since(annotation(src, AnnPhaseSince)), Initializing) {
+		p.decideRollback(cf, Initializing, "InitializingTimeout")
+		return
+	}
 	name := ScaffoldingName(cf.Name, p.owner.UID)
 	switch {
 	case p.f.ServiceAccount == nil:

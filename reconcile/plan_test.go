@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -205,9 +206,123 @@ func TestPlanForwardPath(t *testing.T) {
 			check: func(t *testing.T, p Plan) {
 				obj := p.Actions[0].Object
 				assert.Equal(t, "Initializing", obj.GetLabels()[LabelPhase])
-				assert.Equal(t, "2026-11-29T11:00:00Z", obj.GetAnnotations()[AnnPhaseSince])
+				assert.Equal(t, "2026-11-29T11:59:00Z", obj.GetAnnotations()[AnnPhaseSince])
 				require.Len(t, p.Notes, 1)
 				assert.Contains(t, p.Notes[0], "corrected marker")
+			},
+		},
+		{
+			name: "Initializing past its stage timeout: the rollback decision is written first",
+			world: func(*testing.T) *world {
+				w := newWorld().claimed(Initializing, nil).scaffolding()
+				w.f.Now = testNow.Add(5 * time.Minute)
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Initializing,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				assert.Equal(t, "Rollbacking", obj.GetLabels()[LabelPhase])
+				assert.Equal(t, "InitializingTimeout", obj.GetAnnotations()[AnnReason])
+				assert.Equal(t, "100", p.Actions[0].Ref.ResourceVersion, "guarded: excludes the commit write")
+			},
+		},
+		{
+			name: "Registering past its timeout with a CSR that passes: committed, not rolled back",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil).csr(t, "c1-aaa", nil)
+				w.f.Now = testNow.Add(20 * time.Minute)
+				return w
+			},
+			want:  []string{"Commit source certificatesigningrequests c1-aaa"},
+			phase: Registering,
+		},
+		{
+			name: "Registering past its timeout without a passing CSR: roll back",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil).csr(t, "c1-bad", func(c *certificatesv1.CertificateSigningRequest) { c.Labels[LabelAddonName] = "x" })
+				w.f.Now = testNow.Add(20 * time.Minute)
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Registering,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "RegisteringTimeout", p.Actions[0].Object.GetAnnotations()[AnnReason])
+			},
+		},
+		{
+			name: "Rollbacking: pending CSRs of the migration's credential denied, the target copy unaccepted",
+			world: func(t *testing.T) *world {
+				return rollingBack(t, nil).csr(t, "c1-aaa", nil)
+			},
+			want:  []string{"Deny target certificatesigningrequests c1-aaa", "Update target managedclusters c1"},
+			phase: Rollbacking,
+		},
+		{
+			name:  "Rollbacking: then the source restored in one write",
+			world: func(t *testing.T) *world { return rollingBack(t, nil, targetUnaccepted) },
+			want:  []string{"Restore source managedclusters c1"},
+			phase: Rollbacking,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				accepted, _, _ := unstructured.NestedBool(obj.Object, "spec", "hubAcceptsClient")
+				assert.True(t, accepted, "the saved original")
+				assert.NotContains(t, obj.GetAnnotations(), AnnKlusterletConfig, "it had none")
+				assert.Contains(t, obj.GetAnnotations(), AnnRestoredAt)
+			},
+		},
+		{
+			name: "Rollbacking: restored, the agent not back yet (lease unchanged since the restore): wait",
+			world: func(t *testing.T) *world {
+				return rollingBack(t, map[string]string{AnnRestoredAt: "2026-11-29T11:59:30Z", AnnRestoreLeaseRV: "300"}, targetUnaccepted, sourceLease("300"))
+			},
+			phase: Rollbacking,
+		},
+		{
+			name: "Rollbacking: the agent waits on a CSR on the target past a minute: AgentRestartRequired",
+			world: func(t *testing.T) *world {
+				w := rollingBack(t, map[string]string{AnnRestoredAt: "2026-11-29T11:58:30Z", AnnRestoreLeaseRV: "300"}, targetUnaccepted, sourceLease("300"))
+				return w.csr(t, "c1-aaa", denied)
+			},
+			phase: Rollbacking,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "AgentRestartRequired", p.Clusters[0].Reason) },
+		},
+		{
+			name: "Rollbacking: not back past the bounded wait: the reason changes and the rollback goes on",
+			world: func(t *testing.T) *world {
+				w := rollingBack(t, map[string]string{AnnRestoredAt: "2026-11-29T11:59:30Z", AnnRestoreLeaseRV: "300"}, targetUnaccepted, sourceLease("300"))
+				w.f.Now = testNow.Add(10 * time.Minute)
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Rollbacking,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "RestoredNotReturned", p.Actions[0].Object.GetAnnotations()[AnnReason])
+			},
+		},
+		{
+			name: "Rollbacking: back (lease renewed): copies and scaffolding deleted",
+			world: func(t *testing.T) *world {
+				return rollingBack(t, map[string]string{AnnRestoredAt: "2026-11-29T11:59:30Z", AnnRestoreLeaseRV: "300"}, targetUnaccepted, sourceLease("301"))
+			},
+			want: []string{"Delete target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1",
+				"Delete source secrets hubmigrate-c1-1234abcd", "Delete source klusterletconfigs hubmigrate-c1-1234abcd"},
+			phase: Rollbacking,
+		},
+		{
+			name: "Rollbacking: everything gone: Failed, keeping owner and reason",
+			world: func(t *testing.T) *world {
+				w := rollingBack(t, map[string]string{AnnRestoredAt: "2026-11-29T11:59:30Z", AnnRestoreLeaseRV: "300"}, targetUnaccepted, sourceLease("301"))
+				w.c().Target = TargetFacts{}
+				w.c().Source.BootstrapSecret, w.c().Source.KlusterletConfig = nil, nil
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Rollbacking,
+			check: func(t *testing.T, p Plan) {
+				obj := p.Actions[0].Object
+				assert.Equal(t, "Failed", obj.GetLabels()[LabelPhase])
+				assert.Equal(t, map[string]string{AnnOwner: testOwner.String(), AnnReason: "RegisteringTimeout"}, obj.GetAnnotations())
 			},
 		},
 		{
@@ -223,8 +338,14 @@ func TestPlanForwardPath(t *testing.T) {
 				w.c().Target.MC = mc("c1", true, nil, nil)
 				return w
 			},
+			want:  []string{"Update source managedclusters c1"},
 			phase: Deploying,
-			check: func(t *testing.T, p Plan) { assert.Equal(t, "CopyCollision", p.Clusters[0].Reason) },
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "CopyCollision", p.Clusters[0].Reason)
+				obj := p.Actions[0].Object
+				assert.Equal(t, "Rollbacking", obj.GetLabels()[LabelPhase], "the decision first")
+				assert.Equal(t, "CopyCollision", obj.GetAnnotations()[AnnReason])
+			},
 		},
 		{
 			name: "Deploying: a preserved Secret not ours at a copy's name is a collision",
@@ -234,6 +355,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.c().Target.Migrated.Secrets = []*corev1.Secret{{ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "c1"}}}
 				return w
 			},
+			want:  []string{"Update source managedclusters c1"},
 			phase: Deploying,
 			check: func(t *testing.T, p Plan) { assert.Equal(t, "CopyCollision", p.Clusters[0].Reason) },
 		},
@@ -606,4 +728,34 @@ func TestPlanResolvesPlacementOnce(t *testing.T) {
 
 	w.f.Migration.Annotations = map[string]string{AnnClusters: `["c1","c2","c3"]`}
 	assert.Equal(t, []string{"c1", "c2", "c3"}, w.f.Migration.Clusters(), "the recorded list, not the Placement")
+}
+
+// rollingBack is a cluster whose rollback was decided in Registering.
+func rollingBack(t *testing.T, extra map[string]string, done ...func(*world)) *world {
+	anns := map[string]string{AnnReason: "RegisteringTimeout"}
+	for k, v := range extra {
+		anns[k] = v
+	}
+	w := newWorld().registering(anns)
+	w.c().Source.MC.SetLabels(map[string]string{LabelPhase: "Rollbacking"})
+	if _, restored := anns[AnnRestoredAt]; restored {
+		a := w.c().Source.MC.GetAnnotations()
+		delete(a, AnnKlusterletConfig)
+		w.c().Source.MC.SetAnnotations(a)
+		_ = unstructured.SetNestedField(w.c().Source.MC.Object, true, "spec", "hubAcceptsClient")
+	}
+	for _, d := range done {
+		d(w)
+	}
+	return w
+}
+
+func targetUnaccepted(w *world) {
+	_ = unstructured.SetNestedField(w.c().Target.MC.Object, false, "spec", "hubAcceptsClient")
+}
+
+func sourceLease(rv string) func(*world) {
+	return func(w *world) {
+		w.c().Source.Lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "managed-cluster-lease", Namespace: "c1", ResourceVersion: rv}}
+	}
 }

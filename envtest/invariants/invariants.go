@@ -218,3 +218,36 @@ func names(secrets []corev1.Secret) []string {
 	}
 	return out
 }
+
+// CheckRolledBack: after a rollback the source objects equal their
+// pre-migration snapshot on the compared fields (the Failed record aside), the
+// cluster is accepted on the source, and no copy of it is on the target.
+func CheckRolledBack(t *testing.T, snap Snapshot, source, target Hub, clusters []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, c := range clusters {
+		got := read(t, source, c)
+		want := snap.Clusters[c]
+		assert.True(t, equalJSON(want.Spec, got.Spec), "%s: source spec differs:\n%v\n%v", c, want.Spec, got.Spec)
+		assert.Equal(t, want.Labels, got.Labels, "%s: source labels", c)
+		assert.Equal(t, want.Annotations, got.Annotations, "%s: source annotations", c)
+		assert.True(t, equalJSON(want.KlusterletAddonConfig, got.KlusterletAddonConfig), "%s: KlusterletAddonConfig", c)
+		assert.True(t, equalJSON(want.Addons, got.Addons), "%s: addons", c)
+		assert.Equal(t, want.Secrets, got.Secrets, "%s: preserved Secrets", c)
+		assert.Equal(t, want.ConfigMaps, got.ConfigMaps, "%s: preserved ConfigMaps", c)
+		mc, err := source.Dyn.Resource(reconcile.ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
+		require.NoError(t, err)
+		accepted, _, _ := unstructured.NestedBool(mc.Object, "spec", "hubAcceptsClient")
+		assert.True(t, accepted, "%s: accepted on the source again", c)
+		_, err = target.Dyn.Resource(reconcile.ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err), "%s: a copy is left on the target (%v)", c, err)
+		kac, err := target.Dyn.Resource(reconcile.KlusterletAddonConfigGVR).Namespace(c).Get(ctx, c, metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err) || kac.GetDeletionTimestamp() != nil, "%s: KlusterletAddonConfig copy left", c)
+		secrets, err := target.Kube.CoreV1().Secrets(c).List(ctx, metav1.ListOptions{LabelSelector: reconcile.LabelPreserve})
+		if err == nil {
+			for _, s := range secrets.Items {
+				assert.NotNil(t, s.DeletionTimestamp, "%s: preserved Secret copy %s left", c, s.Name)
+			}
+		}
+	}
+}

@@ -51,6 +51,7 @@ type migrationSpec struct {
 	namespace, name, from, to string
 	clusters                  []string
 	placement                 string
+	stageTimeout              string
 }
 
 func createMigration(t *testing.T, m migrationSpec) {
@@ -59,6 +60,9 @@ func createMigration(t *testing.T, m migrationSpec) {
 	kube, dyn := clients(t, "home")
 	_, _ = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.namespace}}, metav1.CreateOptions{})
 	spec := map[string]any{"from": m.from, "to": m.to}
+	if m.stageTimeout != "" {
+		spec["supportedConfigs"] = map[string]any{"stageTimeout": m.stageTimeout}
+	}
 	if m.placement != "" {
 		spec["includedManagedClustersPlacementRef"] = m.placement
 	} else {
@@ -138,6 +142,20 @@ func importClusters(t *testing.T, hubName string, mode sim.Mode, clusters ...str
 			list, err := dyn.Resource(reconcile.ManagedClusterAddOnGVR).Namespace(c).List(ctx, metav1.ListOptions{})
 			return err == nil && len(list.Items) == 2, nil
 		}), "addons of %s", c)
+		require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			work, err := dyn.Resource(reconcile.ManifestWorkGVR).Namespace(c).Get(ctx, c+"-klusterlet", metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			conds, _, _ := unstructured.NestedSlice(work.Object, "status", "conditions")
+			for _, cond := range conds {
+				m := cond.(map[string]any)
+				if m["type"] == "Applied" && m["status"] == "True" && m["observedGeneration"] == work.GetGeneration() {
+					return true, nil
+				}
+			}
+			return false, nil
+		}), "klusterlet work of %s applied", c)
 	}
 }
 
