@@ -56,6 +56,9 @@ const (
 	// DeleteTargetCluster unaccepts the target copy, re-reads it live and
 	// deletes it (UID precondition).
 	DeleteTargetCluster ActionKind = "DeleteTargetCluster"
+	// ReleaseFinalizer removes the migration's finalizer after live reads show
+	// no ManagedCluster marked by it and no scaffolding of it on either hub.
+	ReleaseFinalizer ActionKind = "ReleaseFinalizer"
 )
 
 // Ref names one object on one hub.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,12 +229,10 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if err != nil {
 		return 0, err
 	}
-	if m.Deleting {
-		// Deletion's rollback and cleanup arrive with the rollback path; until
-		// then the finalizer is removed only while no cluster was claimed.
-		return 0, c.releaseIfUntouched(ctx, u, m)
+	if m.Deleting && !slices.Contains(u.GetFinalizers(), Finalizer) {
+		return 0, nil // nothing of ours to finish
 	}
-	if !slices.Contains(u.GetFinalizers(), Finalizer) || m.Annotations[AnnStartedAt] == "" {
+	if !m.Deleting && (!slices.Contains(u.GetFinalizers(), Finalizer) || m.Annotations[AnnStartedAt] == "") {
 		// The finalizer before the first write to any hub; started-at is the
 		// clock of everything before a claim (written once).
 		out := u.DeepCopy()
@@ -263,6 +262,9 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		logger.Info("waiting for hubs", "source", errString(srcErr), "target", errString(tgtErr))
 	}
 	if !f.Source.Reachable || !f.Target.Reachable {
+		if m.Deleting && m.Annotations[AnnAbandon] != "" {
+			return 0, c.abandon(ctx, u, srcErr, tgtErr)
+		}
 		observeClusters(f, nil, nil)
 		return time.Second, c.writeStatus(ctx, u, PlanMigration(f))
 	}
@@ -370,24 +372,19 @@ func (c *Controller) writeStatus(ctx context.Context, u *unstructured.Unstructur
 	return err
 }
 
-// releaseIfUntouched removes the finalizer of a deleted migration that never
-// claimed a cluster.
-func (c *Controller) releaseIfUntouched(ctx context.Context, u *unstructured.Unstructured, m MigrationFacts) error {
-	if !slices.Contains(u.GetFinalizers(), Finalizer) {
-		return nil
+// abandon lets a deleted migration go although a hub is unreachable, as
+// its abandon annotation asks; what could not be cleaned is named.
+func (c *Controller) abandon(ctx context.Context, u *unstructured.Unstructured, errs ...error) error {
+	var why []string
+	for _, err := range errs {
+		if err != nil {
+			why = append(why, err.Error())
+		}
 	}
-	for _, hub := range []string{m.From, m.To} {
-		h, err := c.registry.Hub(hub)
-		if err != nil || !h.Synced() {
-			return fmt.Errorf("deleting %s: hub %s not reachable", u.GetName(), hub)
-		}
-		for _, cluster := range m.Clusters() {
-			mc, err := h.Dynamic.Resource(ManagedClusterGVR).Get(ctx, cluster, metav1.GetOptions{})
-			if err == nil && annotation(mc, AnnOwner) == m.Owner.String() {
-				klog.FromContext(ctx).Info("deletion of a migration with claimed clusters waits for the rollback path", "cluster", cluster)
-				return nil
-			}
-		}
+	msg := "abandoned: nothing was cleaned on the unreachable hub(s): " + strings.Join(why, "; ")
+	klog.FromContext(ctx).Info(msg)
+	if c.recorder != nil {
+		c.recorder.Event(u, corev1.EventTypeWarning, "Abandoned", msg)
 	}
 	out := u.DeepCopy()
 	out.SetFinalizers(slices.DeleteFunc(out.GetFinalizers(), func(f string) bool { return f == Finalizer }))

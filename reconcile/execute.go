@@ -58,6 +58,9 @@ func resource(d dynamic.Interface, r Ref) dynamic.ResourceInterface {
 func (e *executor) execute(ctx context.Context, a Action) error {
 	logger := klog.FromContext(ctx).WithValues("cluster", a.Cluster, "hub", a.Hub, "object", a.Ref.String())
 	logger.V(2).Info("acting", "kind", a.Kind, "why", a.Why)
+	if a.Kind == ReleaseFinalizer {
+		return e.releaseFinalizer(ctx, a)
+	}
 	if a.Hub == Home {
 		_, err := e.home.Resource(a.Ref.GVR).Namespace(a.Ref.Namespace).Update(ctx, a.Object, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) {
@@ -381,6 +384,46 @@ func unacceptAndDelete(ctx context.Context, h *informers.Hub, r Ref, owner strin
 		}
 	}
 	err = mcs.Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(r.UID)}})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// releaseFinalizer lets a deleted migration go once live reads on both hubs
+// show nothing of it: no ManagedCluster it marks, no object with its UID label.
+func (e *executor) releaseFinalizer(ctx context.Context, a Action) error {
+	owner := e.facts.Migration.Owner
+	selector := metav1.ListOptions{LabelSelector: LabelMigrationUID + "=" + string(owner.UID)}
+	for _, h := range []*informers.Hub{e.source, e.target} {
+		for _, c := range e.facts.Migration.Clusters() {
+			mc, err := h.Dynamic.Resource(ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
+			if err == nil && annotation(mc, AnnOwner) == owner.String() {
+				return &errReplan{why: c + " on " + h.Name + " still names the migration"}
+			}
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+		for _, gvr := range []schemaGVR{SecretGVR, ServiceAccountGVR, ClusterRoleBindingGVR, KlusterletConfigGVR, NamespaceGVR} {
+			list, err := h.Dynamic.Resource(gvr).List(ctx, selector)
+			if err != nil {
+				return err
+			}
+			if len(list.Items) > 0 {
+				return &errReplan{why: gvr.Resource + " of the migration left on " + h.Name}
+			}
+		}
+	}
+	obj := a.Object.DeepCopy()
+	var kept []string
+	for _, f := range obj.GetFinalizers() {
+		if f != Finalizer {
+			kept = append(kept, f)
+		}
+	}
+	obj.SetFinalizers(kept)
+	_, err := e.home.Resource(MigrationGVR).Namespace(obj.GetNamespace()).Update(ctx, obj, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

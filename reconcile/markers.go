@@ -67,6 +67,9 @@ const (
 	// AnnUnclaimedFailures records, as JSON {cluster: reason}, the clusters
 	// that failed before this migration claimed them.
 	AnnUnclaimedFailures = Prefix + "unclaimed-failures"
+	// AnnAbandon, set by a user, lets a deletion finish although a hub is
+	// unreachable.
+	AnnAbandon = Prefix + "abandon"
 )
 
 // inFlightAnnotations are dropped from the target ManagedCluster at handover.

@@ -49,6 +49,9 @@ func PlanMigration(f *Facts) Plan {
 		// claims a cluster again.
 		p.plan.Clusters = outcomesOf(results)
 		p.removeStrayScaffolding()
+		if f.Migration.Deleting {
+			p.removeRecords()
+		}
 		return p.plan
 	}
 	if f.Migration.PlacementRef != "" && f.Migration.Annotations[AnnClusters] == "" {

@@ -31,6 +31,10 @@ func (p *planner) planDeploying(cf *ClusterFacts) {
 		p.outcome(cf.Name, Deploying, "")
 		return
 	}
+	if p.f.Migration.Deleting {
+		p.decideRollback(cf, Deploying, "MigrationDeleted")
+		return
+	}
 	if p.expired(since(annotation(src, AnnPhaseSince)), Deploying) {
 		p.decideRollback(cf, Deploying, "DeployingTimeout")
 		return

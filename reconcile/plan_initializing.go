@@ -23,6 +23,10 @@ func (p *planner) planInitializing(cf *ClusterFacts) {
 		p.outcome(cf.Name, Initializing, "")
 		return
 	}
+	if p.f.Migration.Deleting {
+		p.decideRollback(cf, Initializing, "MigrationDeleted")
+		return
+	}
 	if p.expired(since(annotation(src, AnnPhaseSince)), Initializing) {
 		p.decideRollback(cf, Initializing, "InitializingTimeout")
 		return

@@ -49,6 +49,8 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 		obj, _ := withMarkers(src, nil, map[string]string{AnnCommitted: csr.Name + "/" + string(csr.UID)}, nil, nil)
 		p.act(Action{Kind: Commit, Hub: Source, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Object: obj, Why: "commit: a CSR passes every check", Event: "ClusterCommitted"})
 		p.outcome(cf.Name, Registering, "")
+	case p.f.Migration.Deleting:
+		p.decideRollback(cf, Registering, "MigrationDeleted")
 	case p.expired(since(annotation(src, AnnPhaseSince)), Registering):
 		// No CSR passes the checks (else it would be committed: commit
 		// takes precedence over rollback).

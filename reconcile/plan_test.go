@@ -326,6 +326,59 @@ func TestPlanForwardPath(t *testing.T) {
 			},
 		},
 		{
+			name: "deleted while Initializing: rolled back",
+			world: func(*testing.T) *world {
+				w := newWorld().claimed(Initializing, nil).scaffolding()
+				w.f.Migration.Deleting = true
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Initializing,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "MigrationDeleted", p.Actions[0].Object.GetAnnotations()[AnnReason])
+			},
+		},
+		{
+			name: "deleted while a valid CSR is pending: committed (commit takes precedence)",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil).csr(t, "c1-aaa", nil)
+				w.f.Migration.Deleting = true
+				return w
+			},
+			want:  []string{"Commit source certificatesigningrequests c1-aaa"},
+			phase: Registering,
+		},
+		{
+			name: "deleted after it finished: the records that name it go",
+			world: func(t *testing.T) *world {
+				w := completed(t)
+				w.f.ServiceAccount, w.f.Binding = nil, nil
+				w.f.Migration.Annotations = map[string]string{AnnResults: `{"c1":"Completed"}`}
+				w.f.Migration.Deleting = true
+				return w
+			},
+			want:  []string{"Update target managedclusters c1"},
+			phase: Completed,
+			check: func(t *testing.T, p Plan) {
+				assert.NotContains(t, p.Actions[0].Object.GetLabels(), LabelPhase)
+				assert.NotContains(t, p.Actions[0].Object.GetAnnotations(), AnnOwner)
+			},
+		},
+		{
+			name: "deleted, nothing of it left: release the finalizer (after live reads)",
+			world: func(t *testing.T) *world {
+				w := completed(t)
+				w.f.ServiceAccount, w.f.Binding = nil, nil
+				w.f.Migration.Annotations = map[string]string{AnnResults: `{"c1":"Completed"}`}
+				w.f.Migration.Deleting = true
+				w.c().Target.MC.SetAnnotations(nil)
+				w.c().Target.MC.SetLabels(nil)
+				return w
+			},
+			want:  []string{"ReleaseFinalizer home managedclustermigrations move"},
+			phase: Completed,
+		},
+		{
 			name:  "Deploying: the target namespace first",
 			world: func(*testing.T) *world { return newWorld().configured(Deploying, nil) },
 			want:  []string{"Create target namespaces c1"},

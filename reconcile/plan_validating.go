@@ -5,6 +5,10 @@ package reconcile
 // taking over the records of a terminal migration if there are any.
 func (p *planner) planValidating(cf *ClusterFacts) {
 	src := cf.Source.MC
+	if p.f.Migration.Deleting {
+		p.failUnclaimed(cf.Name, "MigrationDeleted", "the migration was deleted before the cluster was claimed")
+		return
+	}
 	if why := p.hubsNotReady(); why != "" {
 		p.waitOrFail(cf.Name, "ValidationTimeout", why)
 		return

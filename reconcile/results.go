@@ -3,6 +3,8 @@ package reconcile
 import (
 	"encoding/json"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // finish plans what ends a migration once every cluster is terminal: the
@@ -72,4 +74,30 @@ func (p *planner) removeStrayScaffolding() {
 	if b := p.f.Binding; b != nil {
 		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleBindingGVR, b), Why: "stray scaffolding of a terminal migration"})
 	}
+}
+
+// removeRecords runs when a finished migration is deleted: the Completed and
+// Failed records that still name it are removed (copies stay), and once
+// nothing of the migration remains, the finalizer is released after a live
+// re-read (ReleaseFinalizer).
+func (p *planner) removeRecords() {
+	n := len(p.plan.Actions)
+	for i := range p.f.Clusters {
+		cf := &p.f.Clusters[i]
+		for _, side := range []struct {
+			hub HubRole
+			mc  *unstructured.Unstructured
+		}{{Source, cf.Source.MC}, {Target, cf.Target.MC}} {
+			if !p.ours(side.mc) {
+				continue
+			}
+			obj, _ := withMarkers(side.mc, nil, nil, []string{LabelPhase, LabelHome, LabelMigrationUID}, append(prefixedAnnotations(side.mc), AnnGlobalHubMigrating))
+			p.act(Action{Kind: Update, Hub: side.hub, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, side.mc), Object: obj, Why: "the migration is deleted: its record goes"})
+		}
+	}
+	if len(p.plan.Actions) > n || p.f.Migration.Object == nil {
+		return
+	}
+	p.act(Action{Kind: ReleaseFinalizer, Hub: Home, Ref: RefOf(MigrationGVR, p.f.Migration.Object), Object: p.f.Migration.Object,
+		Why: "nothing of the migration remains", Event: "MigrationReleased"})
 }
