@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,6 +65,15 @@ func conditions(clusters []ClusterOutcome, previous []any, now time.Time) []any 
 		}
 		done := known > 0 && waiting == 0
 		add(sc.Type, done, ifThen(done, "AllClustersPast"+string(sc.After), "Waiting"), ifThen(done, "every cluster is past "+string(sc.After), plural(waiting)+" in "+string(sc.After)+" or before"))
+	}
+	var trapped []string
+	for _, c := range clusters {
+		if c.Reason == "AgentRestartRequired" && !c.Phase.Terminal() {
+			trapped = append(trapped, c.Name)
+		}
+	}
+	if len(trapped) > 0 {
+		add("AgentRestartRequired", true, "AgentRestartRequired", "restart the klusterlet pod once on: "+strings.Join(trapped, ", "))
 	}
 	for _, c := range clusters {
 		if c.Reason == "AmbiguousRegistration" {

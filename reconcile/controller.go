@@ -79,8 +79,11 @@ func NewController(cfg Config, home dynamic.Interface, registry func(onEvent inf
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(home, cfg.Resync)
 	c.migrations = factory.ForResource(MigrationGVR).Informer()
 	c.migrations.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.migrationChanged(obj, false) },
-		UpdateFunc: func(_, obj any) { c.migrationChanged(obj, false) },
+		AddFunc: func(obj any) { c.migrationChanged(obj, false) },
+		UpdateFunc: func(old, obj any) {
+			c.noticeRequests(old, obj)
+			c.migrationChanged(obj, false)
+		},
 		DeleteFunc: func(obj any) { c.migrationChanged(obj, true) },
 	})
 	c.registry = registry(c.hubEvent, func(string) { c.enqueueAll() })
@@ -122,6 +125,20 @@ func (c *Controller) migrationChanged(obj any, deleted bool) {
 	}
 	c.mu.Unlock()
 	c.queue.Add(key)
+}
+
+// noticeRequests answers Global Hub's migration-request=rollback when a user
+// sets it: hubmigrate rolls back by itself, so it changes nothing, and says so.
+func (c *Controller) noticeRequests(old, obj any) {
+	before, ok1 := old.(*unstructured.Unstructured)
+	after, ok2 := obj.(*unstructured.Unstructured)
+	if !ok1 || !ok2 || c.recorder == nil {
+		return
+	}
+	if after.GetAnnotations()[AnnGlobalHubMigrationRequest] == "rollback" && before.GetAnnotations()[AnnGlobalHubMigrationRequest] != "rollback" {
+		c.recorder.Event(after, corev1.EventTypeNormal, "RollbackRequestIgnored",
+			"hubmigrate rolls back every cluster that cannot finish by itself; migration-request=rollback changes nothing")
+	}
 }
 
 // hubEvent maps an event on a hub to the migrations it may concern.
@@ -241,6 +258,10 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		}
 		if m.Annotations[AnnStartedAt] == "" {
 			out, _ = withMarkers(out, nil, map[string]string{AnnStartedAt: c.cfg.Clock.Now().UTC().Format(time.RFC3339)}, nil, nil)
+			if m.StageTimeout > 0 && m.StageTimeout < time.Minute && c.recorder != nil {
+				c.recorder.Eventf(u, corev1.EventTypeWarning, "ShortStageTimeout",
+					"stageTimeout %s is below 1m: clusters may be rolled back before a klusterlet can act", m.StageTimeout)
+			}
 		}
 		_, err := c.home.Resource(MigrationGVR).Namespace(u.GetNamespace()).Update(ctx, out, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) {

@@ -70,6 +70,9 @@ const (
 	// AnnAbandon, set by a user, lets a deletion finish although a hub is
 	// unreachable.
 	AnnAbandon = Prefix + "abandon"
+	// AnnGlobalHubMigrationRequest is Global Hub's; "rollback" is accepted
+	// and changes nothing (hubmigrate never leaves a rollback to a human).
+	AnnGlobalHubMigrationRequest = "global-hub.open-cluster-management.io/migration-request"
 )
 
 // inFlightAnnotations are dropped from the target ManagedCluster at handover.

@@ -45,6 +45,9 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "retry" {
+		os.Exit(retryMain(os.Args[2:]))
+	}
 	var o options
 	klog.InitFlags(nil)
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the home cluster (default: in-cluster)")

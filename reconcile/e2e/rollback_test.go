@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -38,13 +40,45 @@ func TestInitializingTimeoutRollsBack(t *testing.T) {
 	c := startController(t, 30*time.Second)
 	defer c.stop()
 	createMigration(t, migrationSpec{namespace: "ops", name: "rb-init", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "4s"})
+	// Global Hub's manual rollback request is accepted and changes nothing
+	// (answered when a user sets it on a migration hubmigrate already runs).
+	_, homeDyn := clients(t, "home")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "rb-init", metav1.GetOptions{})
+		return err == nil && len(m.GetFinalizers()) > 0, nil
+	}))
+	require.NoError(t, retryOnConflict(func() error {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "rb-init", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		anns := m.GetAnnotations()
+		if anns == nil {
+			anns = map[string]string{}
+		}
+		anns[reconcile.AnnGlobalHubMigrationRequest] = "rollback"
+		m.SetAnnotations(anns)
+		_, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Update(ctx, m, metav1.UpdateOptions{})
+		return err
+	}))
 	m := waitMigrationPhase(t, "ops", "rb-init", "Failed", 2*time.Minute)
+	homeKube, _ := clients(t, "home")
+	events, err := homeKube.CoreV1().Events("ops").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=rb-init"})
+	require.NoError(t, err)
+	var reasons []string
+	for _, e := range events.Items {
+		reasons = append(reasons, e.Reason)
+	}
+	assert.Contains(t, reasons, "ShortStageTimeout", "a stageTimeout below 1m is warned about")
+	assert.Contains(t, reasons, "ClusterRollingBack")
+	assert.Contains(t, reasons, "ClusterFailed")
+	assert.Contains(t, reasons, "RollbackRequestIgnored")
 	assert.Equal(t, `{"rb-init":"Failed:InitializingTimeout"}`, m.GetAnnotations()[reconcile.AnnResults])
 	checkFailedRecord(t, m, "rb-init", "InitializingTimeout")
 	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
 	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
 	require.NoError(t, simulator.HoldImport("rb-init", "hub1", false))
-	_, err := simulator.WaitFor(ctx, "rb-init", 30*time.Second, sim.JoinedTo("hub1"))
+	_, err = simulator.WaitFor(ctx, "rb-init", 30*time.Second, sim.JoinedTo("hub1"))
 	require.NoError(t, err)
 }
 
@@ -65,7 +99,7 @@ func TestRegisteringTimeoutRollsBack(t *testing.T) {
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	c := startController(t, 30*time.Second)
 	defer c.stop()
-	createMigration(t, migrationSpec{namespace: "ops", name: "rb-reg", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "8s"})
+	createMigration(t, migrationSpec{namespace: "ops", name: "rb-reg", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "15s"})
 
 	_, homeDyn := clients(t, "home")
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -73,14 +107,15 @@ func TestRegisteringTimeoutRollsBack(t *testing.T) {
 		if err != nil {
 			return false, nil
 		}
-		failed, _, _ := unstructured.NestedSlice(m.Object, "status", "failedClusters")
-		for _, f := range failed {
-			if f.(map[string]any)["name"] == "rb-single" && f.(map[string]any)["reason"] == "AgentRestartRequired" {
+		conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
+		for _, c := range conds {
+			cm := c.(map[string]any)
+			if cm["type"] == "AgentRestartRequired" && cm["status"] == "True" && strings.Contains(cm["message"].(string), "rb-single") {
 				return true, nil
 			}
 		}
 		return false, nil
-	}), "AgentRestartRequired names the trapped Singleton-mode cluster")
+	}), "the condition AgentRestartRequired names the trapped Singleton-mode cluster")
 	require.NoError(t, simulator.RestartAgent("rb-single"))
 
 	m := waitMigrationPhase(t, "ops", "rb-reg", "Failed", 2*time.Minute)
@@ -93,4 +128,26 @@ func TestRegisteringTimeoutRollsBack(t *testing.T) {
 	}
 	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
 	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
+
+	// Retrying is a new migration, which takes over the Failed records.
+	for _, cl := range clusters {
+		require.NoError(t, simulator.SetCSRMutator(cl, nil))
+	}
+	plan, err := reconcile.Retry(ctx, homeDyn, "ops", "rb-reg")
+	require.NoError(t, err)
+	assert.Equal(t, reconcile.RetryPlan{Name: "rb-reg-retry-1", Clusters: clusters}, plan)
+	_, err = reconcile.Retry(ctx, homeDyn, "ops", "rb-reg")
+	assert.ErrorContains(t, err, "still running", "one retry at a time")
+	retried := waitMigrationPhase(t, "ops", "rb-reg-retry-1", "Completed", 2*time.Minute)
+	checkMigrated(t, snap, retried, "hub1", "hub2", clusters)
+}
+
+func retryOnConflict(f func() error) error {
+	var err error
+	for range 20 {
+		if err = f(); !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return err
 }
