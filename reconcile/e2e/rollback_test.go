@@ -151,3 +151,30 @@ func retryOnConflict(f func() error) error {
 	}
 	return err
 }
+
+// A stage timeout that expires while the controller is down fires right after
+// it comes back: the clock is phase-since on the cluster, not a timer in memory.
+func TestTimeoutExpiringWhileDown(t *testing.T) {
+	ctx := context.Background()
+	importClusters(t, "hub1", sim.Singleton, "rb-down")
+	require.NoError(t, simulator.HoldImport("rb-down", "hub1", true))
+	c := startController(t, 30*time.Second)
+	createMigration(t, migrationSpec{namespace: "ops", name: "rb-down", from: "hub1", to: "hub2", clusters: []string{"rb-down"}, stageTimeout: "10s"})
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return sourceLabel(t, "rb-down") == "Initializing", nil
+	}))
+	c.stop()
+	time.Sleep(11 * time.Second) // the deadline passes while no controller runs
+	c = startController(t, 30*time.Second)
+	defer c.stop()
+	start := time.Now()
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		l := sourceLabel(t, "rb-down")
+		return l == "Rollbacking" || l == "Failed", nil
+	}))
+	// A clock restarted by the restart would need the full 10s again.
+	assert.Less(t, time.Since(start), 8*time.Second, "the expired deadline is acted on at once")
+	m := waitMigrationPhase(t, "ops", "rb-down", "Failed", time.Minute)
+	assert.Equal(t, `{"rb-down":"Failed:InitializingTimeout"}`, m.GetAnnotations()[reconcile.AnnResults])
+	require.NoError(t, simulator.HoldImport("rb-down", "hub1", false))
+}
