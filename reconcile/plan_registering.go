@@ -28,12 +28,12 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 		return
 	}
 	if tgt == nil || !hubAcceptsClient(tgt) {
-		p.outcome(cf.Name, Registering, "the target copy is not accepted")
+		p.waitOrRollBack(cf, "the target copy is not accepted")
 		return
 	}
 	cred, ok := p.credential(cf)
 	if !ok {
-		p.outcome(cf.Name, Registering, "the migration's bootstrap identity is not known")
+		p.waitOrRollBack(cf, "the migration's bootstrap identity is not known")
 		return
 	}
 	passing := passingCSRs(cf.Target.CSRs, cred)
@@ -42,6 +42,9 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 		cns[csrCommonName(csr)] = true
 	}
 	switch {
+	case len(cns) > 1 && (p.f.Migration.Deleting || p.expired(since(annotation(src, AnnPhaseSince)), Registering)):
+		// Nothing can be committed: the timeout rolls it back.
+		p.decideRollback(cf, Registering, "RegisteringTimeout")
 	case len(cns) > 1:
 		p.outcomeFailed(cf.Name, Registering, "AmbiguousRegistration", "more than one pending CN for the cluster: approving none")
 	case len(passing) == 1 || len(cns) == 1:
@@ -154,4 +157,18 @@ func (p *planner) registered(cf *ClusterFacts) bool {
 		return false
 	}
 	return work != nil && work.GetResourceVersion() != annotation(src, AnnCommitWorkRV) && workApplied(work)
+}
+
+// waitOrRollBack waits in Registering until the deadline (or the migration's
+// deletion), then decides the rollback: nothing can be committed meanwhile.
+func (p *planner) waitOrRollBack(cf *ClusterFacts, why string) {
+	if p.f.Migration.Deleting {
+		p.decideRollback(cf, Registering, "MigrationDeleted")
+		return
+	}
+	if p.expired(since(annotation(cf.Source.MC, AnnPhaseSince)), Registering) {
+		p.decideRollback(cf, Registering, "RegisteringTimeout")
+		return
+	}
+	p.outcome(cf.Name, Registering, why)
 }

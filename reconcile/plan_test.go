@@ -492,6 +492,33 @@ func TestPlanForwardPath(t *testing.T) {
 			check: func(t *testing.T, p Plan) { assert.Equal(t, "AmbiguousRegistration", p.Clusters[0].Reason) },
 		},
 		{
+			name: "Registering: two pending CNs past the deadline: rolled back, nothing approved",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil).csr(t, "c1-aaa", nil)
+				other := agentCSRWithCN(t, "system:open-cluster-management:c1:agent2")
+				other.Name, other.Spec.Username, other.Spec.UID = "c1-bbb", w.c().Target.CSRs[0].Spec.Username, "sa-uid"
+				w.c().Target.CSRs = append(w.c().Target.CSRs, other)
+				w.f.Now = testNow.Add(20 * time.Minute)
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Registering,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "Rollbacking", p.Actions[0].Object.GetLabels()[LabelPhase])
+			},
+		},
+		{
+			name: "Registering: the target copy lost its acceptance, past the deadline: rolled back",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil)
+				targetUnaccepted(w)
+				w.f.Now = testNow.Add(20 * time.Minute)
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Registering,
+		},
+		{
 			name: "Registering: someone accepted the source again: unaccepted again",
 			world: func(*testing.T) *world {
 				w := newWorld().registering(nil)

@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/hubmigrate/hubmigrate/envtest/invariants"
+	"github.com/hubmigrate/hubmigrate/envtest/sim"
+	"github.com/hubmigrate/hubmigrate/reconcile"
+)
+
+// Of 10 clusters, 3 never file a CSR on the target: 7 complete, 3 are rolled
+// back and named, the migration is Failed; a retry then migrates exactly the 3.
+func TestMixedOutcomeThenRetry(t *testing.T) {
+	ctx := context.Background()
+	clusters := names("mixed", 10)
+	importClusters(t, "hub1", sim.Default, clusters...)
+	silent := clusters[7:]
+	for _, c := range silent {
+		require.NoError(t, simulator.NeverFileCSROn(c, "hub2", true))
+	}
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	ctrl := startController(t, 30*time.Second)
+	defer ctrl.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "mixed", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "20s"})
+	m := waitMigrationPhase(t, "ops", "mixed", "Failed", 3*time.Minute)
+	progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
+	assert.Equal(t, "7/10", progress)
+	failed, _, _ := unstructured.NestedSlice(m.Object, "status", "failedClusters")
+	var named []string
+	for _, f := range failed {
+		named = append(named, f.(map[string]any)["name"].(string))
+	}
+	assert.ElementsMatch(t, silent, named)
+	invariants.CheckCompleted(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters[:7])
+	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), silent)
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
+
+	for _, c := range silent {
+		_, err := simulator.WaitFor(ctx, c, 30*time.Second, sim.JoinedTo("hub1"))
+		require.NoError(t, err, "%s back on the source", c)
+		require.NoError(t, simulator.NeverFileCSROn(c, "hub2", false))
+	}
+	_, homeDyn := clients(t, "home")
+	plan, err := reconcile.Retry(ctx, homeDyn, "ops", "mixed")
+	require.NoError(t, err)
+	assert.Equal(t, silent, plan.Clusters)
+	retried := waitMigrationPhase(t, "ops", plan.Name, "Completed", 3*time.Minute)
+	checkMigrated(t, snap, retried, "hub1", "hub2", silent)
+}
