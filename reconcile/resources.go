@@ -1,16 +1,21 @@
 package reconcile
 
-import "k8s.io/apimachinery/pkg/runtime/schema"
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
-// The resources hubmigrate reads and writes. OCM and ACM objects are handled
-// as unstructured: the product imports none of their Go modules.
+	"github.com/hubmigrate/hubmigrate/informers"
+)
+
+// The resources hubmigrate reads and writes (the OCM and ACM ones as the
+// caches name them). OCM and ACM objects are handled as unstructured: the
+// product imports none of their Go modules.
 var (
-	ManagedClusterGVR        = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1", Resource: "managedclusters"}
-	ManifestWorkGVR          = schema.GroupVersionResource{Group: "work.open-cluster-management.io", Version: "v1", Resource: "manifestworks"}
-	KlusterletConfigGVR      = schema.GroupVersionResource{Group: "config.open-cluster-management.io", Version: "v1alpha1", Resource: "klusterletconfigs"}
-	KlusterletAddonConfigGVR = schema.GroupVersionResource{Group: "agent.open-cluster-management.io", Version: "v1", Resource: "klusterletaddonconfigs"}
-	ManagedClusterAddOnGVR   = schema.GroupVersionResource{Group: "addon.open-cluster-management.io", Version: "v1alpha1", Resource: "managedclusteraddons"}
-	PlacementDecisionGVR     = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1beta1", Resource: "placementdecisions"}
+	ManagedClusterGVR        = informers.ManagedClusters
+	ManifestWorkGVR          = informers.ManifestWorks
+	KlusterletConfigGVR      = informers.KlusterletConfigs
+	KlusterletAddonConfigGVR = informers.KlusterletAddonConfigs
+	ManagedClusterAddOnGVR   = informers.ManagedClusterAddOns
+	PlacementDecisionGVR     = informers.PlacementDecisions
 	MigrationGVR             = schema.GroupVersionResource{Group: "global-hub.open-cluster-management.io", Version: "v1alpha1", Resource: "managedclustermigrations"}
 
 	NamespaceGVR          = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
