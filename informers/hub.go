@@ -7,8 +7,10 @@ package informers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 )
 
 // The resources cached per hub.
@@ -43,9 +46,6 @@ type Hub struct {
 	Config  *rest.Config
 	Kube    kubernetes.Interface
 	Dynamic dynamic.Interface
-	// ServesKlusterletConfig: found in discovery when the caches started.
-	ServesKlusterletConfig bool
-
 	dynamic   dynamicinformer.DynamicSharedInformerFactory
 	all       informers.SharedInformerFactory
 	ours      informers.SharedInformerFactory
@@ -54,7 +54,16 @@ type Hub struct {
 	leases    informers.SharedInformerFactory
 	stop      context.CancelFunc
 	synced    []cache.InformerSynced
+
+	mu sync.Mutex
+	// acm is discovery's answer on the KlusterletConfig API (nil: not known
+	// yet, discovery failed); probed again at most every probeEvery.
+	acm       *bool
+	probedAt  time.Time
+	lastError string // the last list/watch error of any cache
 }
+
+const probeEvery = 5 * time.Second
 
 // newHub builds the clients and informers of a hub; start runs them.
 func newHub(name string, cfg *rest.Config, resync time.Duration) (*Hub, error) {
@@ -116,30 +125,87 @@ func (h *Hub) Informers() Informers {
 // start runs the informers until Stop.
 func (h *Hub) start(ctx context.Context) {
 	ctx, h.stop = context.WithCancel(ctx)
-	h.ServesKlusterletConfig = serves(h.Kube, KlusterletConfigs)
+	h.ServesKlusterletConfig()
 	inf := h.Informers()
-	h.synced = []cache.InformerSynced{
-		inf.ManagedClusters.HasSynced, inf.ManifestWorks.HasSynced, inf.KlusterletAddonConfigs.HasSynced, inf.Addons.HasSynced,
-		inf.PlacementDecisions.HasSynced, inf.Namespaces.HasSynced, inf.CSRs.HasSynced, inf.Leases.HasSynced,
-		inf.OurSecrets.HasSynced, inf.OurServiceAccounts.HasSynced, inf.OurBindings.HasSynced,
-		inf.PreservedSecrets.HasSynced, inf.PreservedConfigMaps.HasSynced,
+	base := []cache.SharedIndexInformer{
+		inf.ManagedClusters, inf.ManifestWorks, inf.KlusterletAddonConfigs, inf.Addons,
+		inf.PlacementDecisions, inf.Namespaces, inf.CSRs, inf.Leases,
+		inf.OurSecrets, inf.OurServiceAccounts, inf.OurBindings,
+		inf.PreservedSecrets, inf.PreservedConfigMaps,
 	}
-	if h.ServesKlusterletConfig {
-		h.synced = append(h.synced, inf.KlusterletConfigs.HasSynced)
+	for _, i := range append(base, inf.KlusterletConfigs) {
+		_ = i.SetWatchErrorHandlerWithContext(func(_ context.Context, r *cache.Reflector, err error) {
+			h.mu.Lock()
+			h.lastError = err.Error()
+			h.mu.Unlock()
+			// The reflector backs off by itself; migrations that need the
+			// hub say why in their HubsReady condition, so the log is quiet.
+			klog.FromContext(ctx).V(2).Info("hub cache list/watch failed", "hub", h.Name, "reflector", r.TypeDescription(), "err", err)
+		})
+	}
+	for _, i := range base {
+		h.synced = append(h.synced, i.HasSynced)
 	}
 	for _, f := range []interface{ Start(<-chan struct{}) }{h.dynamic, h.all, h.ours, h.preserved, h.csrs, h.leases} {
 		f.Start(ctx.Done())
 	}
 }
 
-// Synced reports whether every cache has synced: no write before that.
+// Synced reports whether every cache has synced: no write before that. The
+// KlusterletConfig cache counts only on a hub that serves the API.
 func (h *Hub) Synced() bool {
 	for _, s := range h.synced {
 		if !s() {
 			return false
 		}
 	}
-	return len(h.synced) > 0
+	if len(h.synced) == 0 {
+		return false
+	}
+	if h.ServesKlusterletConfig() {
+		return h.Informers().KlusterletConfigs.HasSynced()
+	}
+	return true
+}
+
+// LastError is the last list or watch error of the hub's caches ("" if
+// none): why a hub that has not synced is not reachable.
+func (h *Hub) LastError() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lastError
+}
+
+// NotACM reports whether discovery has said the hub does not serve the
+// KlusterletConfig API (false while that is not known).
+func (h *Hub) NotACM() bool {
+	h.ServesKlusterletConfig()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.acm != nil && !*h.acm
+}
+
+// ServesKlusterletConfig reports whether the hub serves the KlusterletConfig
+// API (an ACM hub). Discovery's answer is kept; a failed discovery (the hub
+// unreachable) is asked again later, so an outage at start does not make an
+// ACM hub look like a plain OCM one for good.
+func (h *Hub) ServesKlusterletConfig() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.acm != nil {
+		return *h.acm
+	}
+	if time.Since(h.probedAt) < probeEvery {
+		return false
+	}
+	h.probedAt = time.Now()
+	ok, err := serves(h.Kube, KlusterletConfigs)
+	if err != nil {
+		h.lastError = "discovery: " + err.Error()
+		return false
+	}
+	h.acm = &ok
+	return ok
 }
 
 // Stop ends the hub's informers.
@@ -149,17 +215,22 @@ func (h *Hub) Stop() {
 	}
 }
 
-func serves(kube kubernetes.Interface, gvr schema.GroupVersionResource) bool {
+// serves asks discovery whether gvr is served; a 404 for its group version
+// is a plain "no", anything else an error.
+func serves(kube kubernetes.Interface, gvr schema.GroupVersionResource) (bool, error) {
 	list, err := kube.Discovery().ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
 	if err != nil {
-		return false
+		return false, err
 	}
 	for _, r := range list.APIResources {
 		if r.Name == gvr.Resource {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 func (h *Hub) String() string { return fmt.Sprintf("hub %s", h.Name) }

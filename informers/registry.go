@@ -51,7 +51,8 @@ type Options struct {
 	Burst     int
 	// OnEvent is called for every event on any hub's caches.
 	OnEvent EventHandler
-	// OnRebuild is called when a hub's clients were rebuilt from a changed Secret.
+	// OnRebuild is called when a hub's Secret appears or changes (its
+	// clients are then rebuilt on next use).
 	OnRebuild func(hub string)
 	// WrapTransport wraps every hub client's transport (tests count writes).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
@@ -104,9 +105,10 @@ func (r *Registry) secretChanged(obj any) {
 	if !ok {
 		return
 	}
+	_, exists, _ := r.secrets.GetStore().Get(secret)
 	r.mu.Lock()
 	h, running := r.hubs[hub]
-	stale := running && r.sources[hub] != secret.ResourceVersion
+	stale := running && (!exists || r.sources[hub] != secret.ResourceVersion)
 	if stale {
 		h.Stop()
 		delete(r.hubs, hub)
@@ -114,9 +116,10 @@ func (r *Registry) secretChanged(obj any) {
 	r.mu.Unlock()
 	if stale {
 		klog.InfoS("hub credential changed: rebuilding its clients", "hub", hub)
-		if r.onRebuild != nil {
-			r.onRebuild(hub)
-		}
+	}
+	// A migration waiting for this hub's credential looks again now.
+	if (stale || !running) && r.onRebuild != nil {
+		r.onRebuild(hub)
 	}
 }
 
@@ -159,7 +162,7 @@ func (r *Registry) Hub(name string) (*Hub, error) {
 	h.start(r.ctx)
 	r.hubs[name] = h
 	r.sources[name] = version
-	klog.InfoS("hub caches started", "hub", name, "servesKlusterletConfig", h.ServesKlusterletConfig)
+	klog.InfoS("hub caches started", "hub", name, "servesKlusterletConfig", h.ServesKlusterletConfig())
 	return h, nil
 }
 
@@ -188,7 +191,10 @@ func (r *Registry) Names() []string {
 
 // ErrNoCredential: there is no usable <hub>-kubeconfig Secret for a hub.
 type ErrNoCredential struct {
-	Hub    string
+	Hub string
+	// Code is HubUnknown (no Secret) or KubeconfigInvalid (one that holds
+	// no usable kubeconfig): the reason hubmigrate reports.
+	Code   string
 	Reason string
 }
 
@@ -207,7 +213,7 @@ func (r *Registry) configFor(hub string) (*rest.Config, string, error) {
 		if hub == LocalCluster {
 			return rest.CopyConfig(r.home), "", nil
 		}
-		return nil, "", &ErrNoCredential{Hub: hub, Reason: fmt.Sprintf("no Secret %s/%s-kubeconfig", r.namespace, hub)}
+		return nil, "", &ErrNoCredential{Hub: hub, Code: "HubUnknown", Reason: fmt.Sprintf("no Secret %s/%s-kubeconfig", r.namespace, hub)}
 	}
 	secret := obj.(*corev1.Secret)
 	data := secret.Data["kubeconfig"]
@@ -215,11 +221,11 @@ func (r *Registry) configFor(hub string) (*rest.Config, string, error) {
 		data = secret.Data["value"]
 	}
 	if len(data) == 0 {
-		return nil, "", &ErrNoCredential{Hub: hub, Reason: fmt.Sprintf("Secret %s has neither key kubeconfig nor value", secret.Name)}
+		return nil, "", &ErrNoCredential{Hub: hub, Code: "KubeconfigInvalid", Reason: fmt.Sprintf("Secret %s has neither key kubeconfig nor value", secret.Name)}
 	}
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
 	if err != nil {
-		return nil, "", &ErrNoCredential{Hub: hub, Reason: fmt.Sprintf("Secret %s holds no valid kubeconfig: %v", secret.Name, err)}
+		return nil, "", &ErrNoCredential{Hub: hub, Code: "KubeconfigInvalid", Reason: fmt.Sprintf("Secret %s holds no valid kubeconfig: %v", secret.Name, err)}
 	}
 	return cfg, secret.ResourceVersion, nil
 }

@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+// HubsReadyCondition says whether both hubs can be worked on; while it is
+// False its reason (HubUnknown, KubeconfigInvalid, HubUnreachable,
+// NotACMHub, NoRegistrationAddress) says why.
+const HubsReadyCondition = "HubsReady"
+
 // Global Hub's condition types, each True once every cluster is past the
 // stage it names.
 var stageConditions = []struct {
@@ -22,7 +27,8 @@ var stageConditions = []struct {
 // conditions computes the migration's conditions from its clusters' outcomes.
 // A condition's lastTransitionTime is kept from the previous status while its
 // status is unchanged (the one thing status is read for).
-func conditions(clusters []ClusterOutcome, previous []any, now time.Time) []any {
+func conditions(plan Plan, previous []any, now time.Time) []any {
+	clusters := plan.Clusters
 	rank := func(p Phase) int {
 		if p.Terminal() {
 			return 100
@@ -55,7 +61,21 @@ func conditions(clusters []ClusterOutcome, previous []any, now time.Time) []any 
 		}
 		out = append(out, cond)
 	}
-	add("MigrationStarted", known > 0, ifThen(known > 0, "ClustersResolved", "Waiting"), ifThen(known > 0, "the clusters to migrate are known", "waiting for the clusters to migrate"))
+	switch {
+	case known > 0:
+		add("MigrationStarted", true, "ClustersResolved", "the clusters to migrate are known")
+	case len(clusters) > 0 && clusters[0].Phase == Failed:
+		add("MigrationStarted", false, clusters[0].Reason, clusters[0].Waiting)
+	default:
+		add("MigrationStarted", false, "Waiting", "waiting for the clusters to migrate")
+	}
+	if plan.Live {
+		if hp := plan.Hubs; hp != nil {
+			add(HubsReadyCondition, false, hp.Reason, hp.Message)
+		} else {
+			add(HubsReadyCondition, true, "HubsReady", "both hubs are reachable ACM hubs and the target's registration address is known")
+		}
+	}
 	for _, sc := range stageConditions {
 		waiting := 0
 		for _, c := range clusters {

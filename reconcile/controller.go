@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -222,6 +223,11 @@ func (c *Controller) processNextItem(ctx context.Context) bool {
 		if requeue > 0 {
 			c.queue.AddAfter(key, requeue)
 		}
+	case errors.Is(err, errWaitingForHubs):
+		c.queue.AddRateLimited(key)
+		if requeue > 0 {
+			c.queue.AddAfter(key, requeue)
+		}
 	case IsReplan(err):
 		klog.FromContext(ctx).V(2).Info("re-planning", "migration", key, "why", err.Error())
 		c.queue.AddAfter(key, 20*time.Millisecond)
@@ -279,15 +285,20 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if target != nil {
 		f.Target.RegistrationAddress, f.Target.RegistrationCA = registrationAddress(m.To, target.Config, c.registry.SecretAnnotations(m.To), c.cfg)
 	}
-	if srcErr != nil || tgtErr != nil {
-		logger.Info("waiting for hubs", "source", errString(srcErr), "target", errString(tgtErr))
-	}
-	if !f.Source.Reachable || !f.Target.Reachable {
+	unobserved := !f.Source.Reachable || !f.Target.Reachable
+	if unobserved {
+		// Said in the HubsReady condition and an Event; the log at V(2).
+		logger.V(2).Info("waiting for hubs", "source", errString(srcErr), "target", errString(tgtErr))
 		if m.Deleting && m.Annotations[AnnAbandon] != "" {
 			return 0, c.abandon(ctx, u, srcErr, tgtErr)
 		}
-		observeClusters(f, nil, nil)
-		return time.Second, c.writeStatus(ctx, u, PlanMigration(f))
+		// Only a synced hub's caches are facts.
+		if !f.Source.Reachable {
+			source = nil
+		}
+		if !f.Target.Reachable {
+			target = nil
+		}
 	}
 	observeClusters(f, source, target)
 	plan := PlanMigration(f)
@@ -296,10 +307,34 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		logger.Info(note)
 	}
 	ex := &executor{source: source, target: target, home: c.home, facts: f}
+	err = c.perform(ctx, u, ex, plan)
+	var denied *errDenied
+	if errors.As(err, &denied) && denied.Cluster != "" {
+		// A permanent RBAC denial is a fact for this reconcile: plan again
+		// with it, so the cluster fails (or rolls back) with reason Forbidden.
+		f.Denied = map[string]string{denied.Cluster: denied.Denial}
+		plan = PlanMigration(f)
+		err = c.perform(ctx, u, ex, plan)
+	}
+	if err != nil {
+		_ = c.writeStatus(ctx, u, plan)
+		return 0, err
+	}
+	if err := c.writeStatus(ctx, u, plan); err != nil {
+		return 0, err
+	}
+	if unobserved {
+		return plan.Requeue, errWaitingForHubs
+	}
+	return plan.Requeue, nil
+}
+
+// perform executes a plan's actions in order, stopping at the first error,
+// and records their Events.
+func (c *Controller) perform(ctx context.Context, u *unstructured.Unstructured, ex *executor, plan Plan) error {
 	for _, a := range plan.Actions {
 		if err := ex.execute(ctx, a); err != nil {
-			_ = c.writeStatus(ctx, u, plan)
-			return 0, err
+			return err
 		}
 		if a.Event != "" && c.recorder != nil && a.Hub != Home {
 			kind := corev1.EventTypeNormal
@@ -318,8 +353,11 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 			c.recorder.Eventf(u, corev1.EventTypeNormal, a.Event, "%s", a.Why)
 		}
 	}
-	return plan.Requeue, c.writeStatus(ctx, u, plan)
+	return nil
 }
+
+// errWaitingForHubs: a hub cannot be seen yet; look again with back-off.
+var errWaitingForHubs = errors.New("waiting for the hubs")
 
 func errString(err error) string {
 	if err == nil {
@@ -332,13 +370,28 @@ func errString(err error) string {
 func (c *Controller) hubFacts(name string, hf *HubFacts) (*informers.Hub, error) {
 	h, err := c.registry.Hub(name)
 	if err != nil {
+		hf.Problem, hf.ProblemMessage = "HubUnreachable", err.Error()
+		if nc, ok := err.(*informers.ErrNoCredential); ok {
+			hf.Problem = nc.Code
+		}
 		return nil, err
 	}
 	hf.Reachable = h.Synced()
-	hf.ServesKlusterletConfig = h.ServesKlusterletConfig
+	hf.ServesKlusterletConfig = h.ServesKlusterletConfig()
 	hf.BootstrapClusterRole = true
+	if !hf.Reachable && h.NotACM() {
+		// A plain Kubernetes (or OCM-less) API server: its OCM caches
+		// never sync, and the reason is not reachability.
+		hf.Problem, hf.ProblemMessage = "NotACMHub", fmt.Sprintf("hub %s does not serve the KlusterletConfig API: not an ACM hub", name)
+		return h, errors.New(hf.ProblemMessage)
+	}
 	if !hf.Reachable {
-		return h, fmt.Errorf("hub %s caches not synced yet", name)
+		// Not synced yet: only a list/watch error makes it unreachable.
+		hf.Problem, hf.ProblemMessage = "HubSyncing", fmt.Sprintf("hub %s: its caches are syncing", name)
+		if last := h.LastError(); last != "" {
+			hf.Problem, hf.ProblemMessage = "HubUnreachable", fmt.Sprintf("hub %s: %s", name, last)
+		}
+		return h, errors.New(hf.ProblemMessage)
 	}
 	return h, nil
 }
@@ -379,7 +432,7 @@ func (c *Controller) reportResumption(ctx context.Context, key string, plan Plan
 // writeStatus writes the recomputed status only when it differs.
 func (c *Controller) writeStatus(ctx context.Context, u *unstructured.Unstructured, plan Plan) error {
 	previous, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	want := Status(plan.Clusters, previous, c.cfg.Clock.Now())
+	want := Status(plan, previous, c.cfg.Clock.Now())
 	current, _, _ := unstructured.NestedMap(u.Object, "status")
 	if reflect.DeepEqual(normalize(current), normalize(want)) {
 		return nil
@@ -390,7 +443,37 @@ func (c *Controller) writeStatus(ctx context.Context, u *unstructured.Unstructur
 	if apierrors.IsConflict(err) {
 		return &errReplan{why: err.Error()}
 	}
+	if err == nil {
+		c.announceHubs(u, previous, want)
+	}
 	return err
+}
+
+// announceHubs records an Event when the HubsReady condition changes: a
+// Warning when a hub becomes unusable (or for another reason), Normal when
+// both are usable again.
+func (c *Controller) announceHubs(u *unstructured.Unstructured, previous []any, want map[string]any) {
+	find := func(conds []any) map[string]any {
+		for _, cond := range conds {
+			if m, _ := cond.(map[string]any); m["type"] == HubsReadyCondition {
+				return m
+			}
+		}
+		return nil
+	}
+	wantConds, _ := want["conditions"].([]any)
+	before, after := find(previous), find(wantConds)
+	if after == nil || c.recorder == nil {
+		return
+	}
+	switch {
+	case after["reason"] == "HubSyncing":
+		// The moment after a start or a credential change: not news.
+	case after["status"] == "False" && (before == nil || before["status"] != "False" || before["reason"] != after["reason"]):
+		c.recorder.Eventf(u, corev1.EventTypeWarning, "HubNotReady", "%s: %s", after["reason"], after["message"])
+	case after["status"] == "True" && before != nil && before["status"] == "False" && before["reason"] != "HubSyncing":
+		c.recorder.Event(u, corev1.EventTypeNormal, "HubsReady", "both hubs are usable again")
+	}
 }
 
 // abandon lets a deleted migration go although a hub is unreachable, as

@@ -104,6 +104,13 @@ func (e *executor) execute(ctx context.Context, a Action) error {
 	if apierrors.IsConflict(err) {
 		return &errReplan{why: a.String() + ": " + err.Error()}
 	}
+	if apierrors.IsForbidden(err) {
+		err = confirmDenied(ctx, e.hub, a, err, e.facts.BootstrapNamespace)
+		if denied, ok := err.(*errDenied); ok {
+			logger.Info("forbidden by RBAC, confirmed by a SelfSubjectAccessReview", "kind", a.Kind, "denial", denied.Denial)
+			return denied
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", a, err)
 	}
@@ -396,6 +403,9 @@ func (e *executor) releaseFinalizer(ctx context.Context, a Action) error {
 	owner := e.facts.Migration.Owner
 	selector := metav1.ListOptions{LabelSelector: LabelMigrationUID + "=" + string(owner.UID)}
 	for _, h := range []*informers.Hub{e.source, e.target} {
+		if h == nil {
+			continue // unseen, and the planner found the migration never claimed a cluster
+		}
 		for _, c := range e.facts.Migration.Clusters() {
 			mc, err := h.Dynamic.Resource(ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
 			if err == nil && annotation(mc, AnnOwner) == owner.String() {

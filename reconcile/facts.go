@@ -30,6 +30,9 @@ type Facts struct {
 	ServiceAccount *corev1.ServiceAccount
 	Binding        *rbacv1.ClusterRoleBinding
 	Clusters       []ClusterFacts
+	// Denied names clusters an action of this reconcile was refused for by
+	// RBAC (confirmed by a SelfSubjectAccessReview), with the denial.
+	Denied map[string]string
 	// PlacementDecisions are the source's decisions of the migration's
 	// Placement (all namespaces), while its cluster list is not yet resolved.
 	PlacementDecisions []*unstructured.Unstructured
@@ -52,8 +55,12 @@ type MigrationFacts struct {
 
 // HubFacts is what is known of a hub as a whole.
 type HubFacts struct {
-	// Reachable: its client works and its caches have synced.
-	Reachable bool
+	// Reachable: its client works and its caches have synced. When it is
+	// not, Problem says why (HubUnknown, KubeconfigInvalid, HubUnreachable)
+	// and ProblemMessage how.
+	Reachable      bool
+	Problem        string
+	ProblemMessage string
 	// ServesKlusterletConfig: it is an ACM hub (KlusterletConfig API served).
 	ServesKlusterletConfig bool
 	// RegistrationAddress is the address and CA managed clusters reach it by.

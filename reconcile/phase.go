@@ -5,6 +5,9 @@ package reconcile
 type Phase string
 
 const (
+	// Unknown: a hub the cluster lives on cannot be seen (as a Pod's phase
+	// is Unknown when its node cannot be reached).
+	Unknown      Phase = "Unknown"
 	Pending      Phase = "Pending"
 	Validating   Phase = "Validating"
 	Initializing Phase = "Initializing"

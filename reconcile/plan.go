@@ -18,6 +18,10 @@ type Plan struct {
 	Notes []string
 	// Requeue is when to look again though nothing changes: the next deadline.
 	Requeue time.Duration
+	// Live: the migration has not written results (its status then shows
+	// the hubs' readiness, Hubs being why they are not ready, if they are not).
+	Live bool
+	Hubs *HubProblem
 }
 
 // ClusterOutcome is where one cluster is, and why it is not moving if it is not.
@@ -54,6 +58,7 @@ func PlanMigration(f *Facts) Plan {
 		}
 		return p.plan
 	}
+	p.plan.Live, p.plan.Hubs = true, p.hubsNotReady()
 	if f.Migration.PlacementRef != "" && f.Migration.Annotations[AnnClusters] == "" {
 		p.resolvePlacement()
 		return p.plan
@@ -94,6 +99,19 @@ func (p *planner) planCluster(cf *ClusterFacts) {
 	src, tgt := cf.Source.MC, cf.Target.MC
 	if reason, ok := p.recorded[cf.Name]; ok && !p.ours(src) && !p.ours(tgt) {
 		p.outcomeFailed(cf.Name, Failed, reason, "failed before it was claimed")
+		return
+	}
+	if !p.f.Source.Reachable {
+		p.planUnobserved(cf)
+		return
+	}
+	if !p.f.Target.Reachable && (src == nil || p.ours(src)) {
+		// In flight, or past the point where the target speaks: only the
+		// target can tell, and it cannot be seen.
+		p.outcome(cf.Name, Unknown, p.hubsNotReady().Message+"; the cluster's progress there cannot be seen")
+		return
+	}
+	if denial, ok := p.f.Denied[cf.Name]; ok && p.planDenied(cf, denial) {
 		return
 	}
 	switch {
@@ -177,4 +195,27 @@ func (p *planner) recordUnclaimed() bool {
 	p.plan.Actions = append([]Action{{Kind: Update, Hub: Home, Ref: RefOf(MigrationGVR, obj), Object: obj,
 		Why: "record clusters that failed before a claim", Event: "ClustersNotMigrated"}}, p.plan.Actions...)
 	return true
+}
+
+// planDenied handles a permanent RBAC denial met by one of the cluster's
+// actions: an unclaimed cluster fails before a claim, an uncommitted one is
+// rolled back, both with reason Forbidden. A committed, Cleaning,
+// Rollbacking or Failed cluster cannot be: it keeps trying (false), its
+// status saying what is denied.
+func (p *planner) planDenied(cf *ClusterFacts, denial string) bool {
+	src, tgt := cf.Source.MC, cf.Target.MC
+	switch {
+	case src == nil && p.ours(tgt), src != nil && p.ours(src) && hasAnnotation(src, AnnCommitted):
+		return false
+	case src == nil || !p.ours(src):
+		p.failUnclaimed(cf.Name, "Forbidden", denial)
+		return true
+	}
+	switch phase := Phase(label(src, LabelPhase)); phase {
+	case Rollbacking, Failed, Cleaning, Completed:
+		return false
+	default:
+		p.decideRollback(cf, phase, "Forbidden")
+		return true
+	}
 }

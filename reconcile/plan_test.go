@@ -688,11 +688,7 @@ func TestPlanForwardPath(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := tc.world(t)
 			p := PlanMigration(&w.f)
-			var got []string
-			for _, a := range p.Actions {
-				got = append(got, fmt.Sprintf("%s %s %s %s", a.Kind, a.Hub, a.Ref.GVR.Resource, refName(a)))
-			}
-			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.want, describe(p.Actions))
 			require.Len(t, p.Clusters, 1)
 			assert.Equal(t, tc.phase, p.Clusters[0].Phase, "outcome %+v", p.Clusters[0])
 			if tc.check != nil {
@@ -784,6 +780,15 @@ func completed(t *testing.T) *world {
 		"metadata": map[string]any{"name": "move", "namespace": "ops", "uid": string(testOwner.UID), "resourceVersion": "42"},
 	}}
 	return w
+}
+
+// describe names each action as the tables do: "Kind hub resource name".
+func describe(actions []Action) []string {
+	var got []string
+	for _, a := range actions {
+		got = append(got, fmt.Sprintf("%s %s %s %s", a.Kind, a.Hub, a.Ref.GVR.Resource, refName(a)))
+	}
+	return got
 }
 
 func TestPlanResolvesPlacementOnce(t *testing.T) {

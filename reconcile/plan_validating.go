@@ -9,8 +9,8 @@ func (p *planner) planValidating(cf *ClusterFacts) {
 		p.failUnclaimed(cf.Name, "MigrationDeleted", "the migration was deleted before the cluster was claimed")
 		return
 	}
-	if why := p.hubsNotReady(); why != "" {
-		p.waitOrFail(cf.Name, "ValidationTimeout", why)
+	if hp := p.hubsNotReady(); hp != nil {
+		p.waitOrFail(cf.Name, hp.Reason, hp.Message)
 		return
 	}
 	if src == nil {
@@ -50,21 +50,51 @@ func (p *planner) planValidating(cf *ClusterFacts) {
 	p.outcome(cf.Name, Validating, "claiming")
 }
 
-// hubsNotReady says why no cluster can be claimed yet ("" when they can).
-func (p *planner) hubsNotReady() string {
+// HubProblem is why no cluster can be claimed: a reason for the status, the
+// HubsReady condition and the failure record, and a message naming the hub.
+type HubProblem struct{ Reason, Message string }
+
+// hubsNotReady says why no cluster can be claimed yet (nil when they can).
+func (p *planner) hubsNotReady() *HubProblem {
+	f := p.f
 	switch {
-	case !p.f.Source.Reachable:
-		return "the source hub is not reachable"
-	case !p.f.Target.Reachable:
-		return "the target hub is not reachable"
-	case !p.f.Source.ServesKlusterletConfig:
-		return "the source hub does not serve KlusterletConfig (not an ACM hub)"
-	case !p.f.Target.ServesKlusterletConfig:
-		return "the target hub does not serve KlusterletConfig (not an ACM hub)"
-	case p.f.Target.RegistrationAddress == "":
-		return "the target hub's registration address is not known"
+	case !f.Source.Reachable:
+		return &HubProblem{orDefault(f.Source.Problem, "HubUnreachable"), "source " + orDefault(f.Source.ProblemMessage, "hub "+f.Migration.From+": not reachable")}
+	case !f.Target.Reachable:
+		return &HubProblem{orDefault(f.Target.Problem, "HubUnreachable"), "target " + orDefault(f.Target.ProblemMessage, "hub "+f.Migration.To+": not reachable")}
+	case !f.Source.ServesKlusterletConfig:
+		return &HubProblem{"NotACMHub", "source hub " + f.Migration.From + " does not serve the KlusterletConfig API: not an ACM hub"}
+	case !f.Target.ServesKlusterletConfig:
+		return &HubProblem{"NotACMHub", "target hub " + f.Migration.To + " does not serve the KlusterletConfig API: not an ACM hub"}
+	case f.Target.RegistrationAddress == "":
+		return &HubProblem{"NoRegistrationAddress", "target hub " + f.Migration.To + ": the address managed clusters register with is not known (annotate its kubeconfig Secret)"}
 	}
-	return ""
+	return nil
+}
+
+// hubsObserved: both hubs' caches are synced, so the facts describe them.
+func (p *planner) hubsObserved() bool { return p.f.Source.Reachable && p.f.Target.Reachable }
+
+// planUnobserved is all that can be said of a cluster whose source hub
+// cannot be seen: its phase is Unknown. Past the Validating timeout (from
+// started-at) it is recorded as failed before a claim; should the hub come
+// back showing this migration's claim, the claim wins and the cluster goes
+// on (planCluster reads the facts before the record). Until the source is
+// seen, results are not written (finish).
+func (p *planner) planUnobserved(cf *ClusterFacts) {
+	hp := p.hubsNotReady()
+	if !p.f.Migration.Deleting && p.expired(since(p.f.Migration.Annotations[AnnStartedAt]), Validating) {
+		p.failUnclaimed(cf.Name, hp.Reason, hp.Message+" (past the stage timeout)")
+		return
+	}
+	p.outcome(cf.Name, Unknown, hp.Message)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // waitOrFail waits for a transient condition until the Validating timeout,

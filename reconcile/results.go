@@ -11,7 +11,11 @@ import (
 // migration's bootstrap ServiceAccount and binding go (the last of the
 // scaffolding), then `results` is written on the migration, once.
 func (p *planner) finish() {
-	if len(p.plan.Clusters) == 0 || p.f.Migration.Annotations[AnnResults] != "" {
+	// A claim lives on the source: a cluster recorded as failed while the
+	// source was unseen may turn out to be claimed, so only a seen source
+	// ends a migration. (With the target unseen, a cluster whose claim could
+	// be there is Unknown, not terminal.)
+	if len(p.plan.Clusters) == 0 || p.f.Migration.Annotations[AnnResults] != "" || !p.f.Source.Reachable {
 		return
 	}
 	results := map[string]string{}
@@ -56,6 +60,9 @@ func outcomesOf(results string) []ClusterOutcome {
 // creates are not fenced, so a paused old leader may have made some after the
 // last cluster became terminal.
 func (p *planner) removeStrayScaffolding() {
+	if !p.hubsObserved() {
+		return
+	}
 	for i := range p.f.Clusters {
 		cf := &p.f.Clusters[i]
 		if a := cf.Target.Anchor; a != nil {
@@ -81,6 +88,9 @@ func (p *planner) removeStrayScaffolding() {
 // nothing of the migration remains, the finalizer is released after a live
 // re-read (ReleaseFinalizer).
 func (p *planner) removeRecords() {
+	if !p.hubsObserved() && !p.neverClaimed() {
+		return // records on an unseen hub cannot be removed: nothing is released
+	}
 	n := len(p.plan.Actions)
 	for i := range p.f.Clusters {
 		cf := &p.f.Clusters[i]
@@ -100,4 +110,18 @@ func (p *planner) removeRecords() {
 	}
 	p.act(Action{Kind: ReleaseFinalizer, Hub: Home, Ref: RefOf(MigrationGVR, p.f.Migration.Object), Object: p.f.Migration.Object,
 		Why: "nothing of the migration remains", Event: "MigrationReleased"})
+}
+
+// neverClaimed: every outcome of a terminal migration is a failure recorded
+// before a claim (or it never knew its clusters), so no hub holds anything
+// of it and an unseen hub need not be looked at before its release.
+func (p *planner) neverClaimed() bool {
+	var recorded map[string]string
+	_ = json.Unmarshal([]byte(p.f.Migration.Annotations[AnnUnclaimedFailures]), &recorded)
+	for _, o := range p.plan.Clusters {
+		if _, ok := recorded[o.Name]; o.Name != "" && !ok {
+			return false
+		}
+	}
+	return true
 }

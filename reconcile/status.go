@@ -8,11 +8,12 @@ import (
 
 // phaseOrder ranks phases for the migration's phase: the earliest any
 // cluster is still in.
-var phaseOrder = []Phase{Pending, Validating, Initializing, Deploying, Registering, Rollbacking, Cleaning}
+var phaseOrder = []Phase{Unknown, Pending, Validating, Initializing, Deploying, Registering, Rollbacking, Cleaning}
 
 // Status is the migration's status, recomputed from the plan's outcomes
 // every reconcile: output only, never read back as progress.
-func Status(clusters []ClusterOutcome, previous []any, now time.Time) map[string]any {
+func Status(plan Plan, previous []any, now time.Time) map[string]any {
+	clusters := plan.Clusters
 	counts := map[string]int64{}
 	completed, failed := 0, 0
 	var failures []any
@@ -43,6 +44,10 @@ func Status(clusters []ClusterOutcome, previous []any, now time.Time) map[string
 	}
 	phase := Pending
 	switch {
+	case len(names) == 0 && len(clusters) > 0 && clusters[0].Phase == Failed:
+		// No cluster was ever known (an empty Placement): the migration failed.
+		phase = Failed
+		failures = append(failures, map[string]any{"name": "", "reason": clusters[0].Reason, "message": clusters[0].Waiting})
 	case len(clusters) > 0 && completed == len(clusters):
 		phase = Completed
 	case len(clusters) > 0 && completed+failed == len(clusters):
@@ -57,13 +62,13 @@ func Status(clusters []ClusterOutcome, previous []any, now time.Time) map[string
 	}
 	status := map[string]any{
 		"phase":         string(phase),
-		"progress":      fmt.Sprintf("%d/%d", completed, len(clusters)),
+		"progress":      fmt.Sprintf("%d/%d", completed, len(names)),
 		"clusterCounts": toAny(counts),
 	}
 	if len(failures) > 0 {
 		status["failedClusters"] = failures
 	}
-	status["conditions"] = conditions(clusters, previous, now)
+	status["conditions"] = conditions(plan, previous, now)
 	return status
 }
 

@@ -9,7 +9,7 @@ import (
 
 func TestStatusFromOutcomes(t *testing.T) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	s := Status([]ClusterOutcome{{Name: "a", Phase: Completed}, {Name: "b", Phase: Registering}, {Name: "c", Phase: Deploying}}, nil, now)
+	s := Status(Plan{Clusters: []ClusterOutcome{{Name: "a", Phase: Completed}, {Name: "b", Phase: Registering}, {Name: "c", Phase: Deploying}}}, nil, now)
 	assert.Equal(t, "Deploying", s["phase"], "the earliest phase any cluster is in")
 	assert.Equal(t, "1/3", s["progress"])
 	conds := map[string]string{}
@@ -20,7 +20,7 @@ func TestStatusFromOutcomes(t *testing.T) {
 	assert.Equal(t, map[string]string{"MigrationStarted": "True", "ResourceValidated": "True", "ResourceInitialized": "True",
 		"ResourceDeployed": "False", "ClusterRegistered": "False", "ResourceCleaned": "False"}, conds)
 
-	done := Status([]ClusterOutcome{{Name: "a", Phase: Completed}, {Name: "b", Phase: Completed}}, s["conditions"].([]any), now.Add(time.Minute))
+	done := Status(Plan{Clusters: []ClusterOutcome{{Name: "a", Phase: Completed}, {Name: "b", Phase: Completed}}}, s["conditions"].([]any), now.Add(time.Minute))
 	assert.Equal(t, "Completed", done["phase"])
 	for _, c := range done["conditions"].([]any) {
 		m := c.(map[string]any)
@@ -32,7 +32,7 @@ func TestStatusFromOutcomes(t *testing.T) {
 			assert.Equal(t, "2026-11-29T12:01:00Z", m["lastTransitionTime"])
 		}
 	}
-	failed := Status([]ClusterOutcome{{Name: "a", Phase: Completed}, {Name: "b", Phase: Failed, Reason: "ClaimedBy"}}, nil, now)
+	failed := Status(Plan{Clusters: []ClusterOutcome{{Name: "a", Phase: Completed}, {Name: "b", Phase: Failed, Reason: "ClaimedBy"}}}, nil, now)
 	assert.Equal(t, "Failed", failed["phase"])
 	assert.Len(t, failed["failedClusters"], 1)
 }

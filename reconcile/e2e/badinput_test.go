@@ -1,12 +1,23 @@
 package e2e
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/hubmigrate/hubmigrate/envtest"
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
+	"github.com/hubmigrate/hubmigrate/envtest/sim"
+	"github.com/hubmigrate/hubmigrate/informers"
+	"github.com/hubmigrate/hubmigrate/reconcile"
 )
 
 // A cluster absent from the source fails before any claim: recorded on the
@@ -20,4 +31,139 @@ func TestAbsentClusterFailsUnclaimed(t *testing.T) {
 	assert.Equal(t, `{"nowhere":"Failed:NotFound"}`, m.GetAnnotations()["migration.open-cluster-management.io/results"])
 	assert.Equal(t, `{"nowhere":"NotFound"}`, m.GetAnnotations()["migration.open-cluster-management.io/unclaimed-failures"])
 	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), nil)
+}
+
+// Hubs that cannot be worked on: each migration says why in the HubsReady
+// condition and a Warning Event, waits until the stage timeout, then fails
+// its cluster before a claim with that reason — and the cluster on the source
+// is never touched. The targets: no <hub>-kubeconfig Secret; one holding no
+// kubeconfig; one pointing at nothing; a plain Kubernetes API server (no
+// KlusterletConfig API); local-cluster with no registration address
+// configured. Deleting them lets them go at once (nothing was claimed). A
+// source that cannot be seen could hide a claim: that migration shows its
+// cluster Failed but is not final, and its deletion waits for the hub or for
+// the abandon annotation.
+func TestHubsThatCannotBeWorkedOn(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"hp-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+
+	plain, err := envtest.StartControlPlane(ctx, "plain", t.TempDir(), false)
+	require.NoError(t, err)
+	defer plain.Stop()
+	plainKubeconfig, err := envtest.Kubeconfig(plain.AdminConfig())
+	require.NoError(t, err)
+	nowhere := plain.AdminConfig()
+	nowhere.Host = "https://127.0.0.1:1"
+	nowhereKubeconfig, err := envtest.Kubeconfig(nowhere)
+	require.NoError(t, err)
+	homeKube, homeDyn := clients(t, "home")
+	for name, data := range map[string][]byte{"plain": plainKubeconfig, "nowhere": nowhereKubeconfig, "garbled": []byte("{not a kubeconfig")} {
+		_, err := homeKube.CoreV1().Secrets(envtest.ProductNamespace).Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig"}, Data: map[string][]byte{"kubeconfig": data}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		defer func() {
+			_ = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Delete(ctx, name+"-kubeconfig", metav1.DeleteOptions{})
+		}()
+	}
+
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	cases := map[string]struct{ from, to, reason string }{
+		"hp-unknown":  {"hub1", "hub9", "HubUnknown"},
+		"hp-garbled":  {"hub1", "garbled", "KubeconfigInvalid"},
+		"hp-nowhere":  {"hub1", "nowhere", "HubUnreachable"},
+		"hp-plain":    {"hub1", "plain", "NotACMHub"},
+		"hp-noaddr":   {"hub1", informers.LocalCluster, "NoRegistrationAddress"},
+		"hp-nosource": {"hub9", "hub2", "HubUnknown"},
+	}
+	for name, tc := range cases {
+		createMigration(t, migrationSpec{namespace: "ops", name: name, from: tc.from, to: tc.to, clusters: clusters, stageTimeout: "6s"})
+	}
+	// While they wait, each says why in HubsReady.
+	seen := map[string]string{}
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		for name := range cases {
+			m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
+			for _, cond := range conds {
+				if c := cond.(map[string]any); c["type"] == reconcile.HubsReadyCondition && c["status"] == "False" {
+					seen[name], _ = c["reason"].(string)
+				}
+			}
+		}
+		return len(seen) == len(cases), nil
+	}), "HubsReady seen: %v", seen)
+	for name, tc := range cases {
+		assert.Equal(t, tc.reason, seen[name], name)
+	}
+
+	for name, tc := range cases {
+		if name == "hp-nosource" {
+			continue
+		}
+		m := waitMigrationPhase(t, "ops", name, "Failed", time.Minute)
+		assert.Equal(t, `{"hp-1":"Failed:`+tc.reason+`"}`, m.GetAnnotations()[reconcile.AnnResults], name)
+		events, err := homeKube.CoreV1().Events("ops").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+		require.NoError(t, err)
+		var warned []string
+		for _, e := range events.Items {
+			if e.Reason == "HubNotReady" {
+				warned = append(warned, e.Message)
+			}
+		}
+		require.Len(t, warned, 1, "%s: one Warning for one problem", name)
+		assert.True(t, strings.HasPrefix(warned[0], tc.reason+": "), "%s: %s", name, warned[0])
+		invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
+		deleteMigration(t, "ops", name)
+	}
+	for name := range cases {
+		if name != "hp-nosource" {
+			waitGone(t, "ops", name)
+		}
+	}
+
+	// The unseen source: Failed in its status, not final; deletion waits.
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "hp-nosource", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
+		return phase == "Failed", nil
+	}))
+	m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "hp-nosource", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, `{"hp-1":"HubUnknown"}`, m.GetAnnotations()[reconcile.AnnUnclaimedFailures])
+	assert.Empty(t, m.GetAnnotations()[reconcile.AnnResults], "a claim could hide on the unseen source")
+	deleteMigration(t, "ops", "hp-nosource")
+	time.Sleep(3 * time.Second)
+	_, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "hp-nosource", metav1.GetOptions{})
+	require.NoError(t, err, "held by its finalizer while the source cannot be seen")
+	require.NoError(t, retryOnConflict(func() error {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "hp-nosource", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		anns := m.GetAnnotations()
+		anns[reconcile.AnnAbandon] = "true"
+		m.SetAnnotations(anns)
+		_, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Update(ctx, m, metav1.UpdateOptions{})
+		return err
+	}))
+	waitGone(t, "ops", "hp-nosource")
+
+	// The cluster was never claimed: no marker was ever written on it.
+	_, hub1 := clients(t, "hub1")
+	mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "hp-1", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, mc.GetLabels(), reconcile.LabelPhase)
+	for k := range mc.GetAnnotations() {
+		assert.False(t, strings.HasPrefix(k, reconcile.Prefix), "marker %s on an unclaimed cluster", k)
+	}
+	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
 }

@@ -80,17 +80,22 @@ type controller struct {
 // startController runs hubmigrate's controller in this process until stop:
 // on the hubs it acts as the product identity bound to the hub role (the
 // <hub>-kubeconfig Secrets the world wrote); local-cluster is the home cluster.
-func startController(t *testing.T, resync time.Duration) *controller {
+func startController(t *testing.T, resync time.Duration, wraps ...func(http.RoundTripper) http.RoundTripper) *controller {
 	t.Helper()
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background()))
 	writes := &writeCounter{}
+	wrap := writes.wrap
+	for _, w := range wraps {
+		inner := wrap
+		wrap = func(rt http.RoundTripper) http.RoundTripper { return inner(w(rt)) }
+	}
 	// On home too the product runs as its own identity, held to
 	// manifests/home-role.yaml (and hub-role.yaml, home being local-cluster).
 	home, err := world.ProductConfig(envtest.HomeName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	home.Wrap(writes.wrap)
+	home.Wrap(wrap)
 	kube, err := kubernetes.NewForConfig(home)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +110,7 @@ func startController(t *testing.T, resync time.Duration) *controller {
 	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
 		return informers.NewRegistry(home, kube, informers.Options{
 			Namespace: envtest.ProductNamespace, Resync: resync, QPS: 50, Burst: 100,
-			OnEvent: onEvent, OnRebuild: onRebuild, WrapTransport: writes.wrap,
+			OnEvent: onEvent, OnRebuild: onRebuild, WrapTransport: wrap,
 		})
 	})
 	recorder, stopEvents := reconcile.NewEventRecorder(ctx, kube)

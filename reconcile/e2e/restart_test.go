@@ -32,25 +32,7 @@ func TestRestartsMidway(t *testing.T) {
 	c := startController(t, 30*time.Second)
 	createMigration(t, migrationSpec{namespace: "ops", name: "restarted", from: "hub1", to: "hub2", clusters: clusters})
 	// Keep one cluster's token, to see it rejected once the migration is done.
-	_, homeDyn := clients(t, "home")
-	hub1Kube, _ := clients(t, "hub1")
-	var token string
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "restarted", metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		secret, err := hub1Kube.CoreV1().Secrets(sim.BootstrapSecretNamespace).Get(ctx, reconcile.ScaffoldingName(clusters[0], m.GetUID()), metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data["kubeconfig"])
-		if err != nil {
-			return false, err
-		}
-		token = cfg.BearerToken
-		return token != "", nil
-	}))
+	token := captureToken(t, "ops", "restarted", clusters[0])
 	for i, phase := range []string{"Initializing", "Deploying", "Registering"} {
 		require.NoError(t, wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 			for _, cl := range clusters {
@@ -71,12 +53,44 @@ func TestRestartsMidway(t *testing.T) {
 	m := waitMigrationPhase(t, "ops", "restarted", "Completed", 4*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
 
-	// Every token minted for the migration is rejected by the target once it
-	// is done (allowing the API server's ~10s cache of token authentications).
+	checkTokenRejected(t, token)
+}
+
+// captureToken waits for the bootstrap kubeconfig the migration writes for a
+// cluster on the source and returns its token.
+func captureToken(t *testing.T, namespace, migration, cluster string) string {
+	t.Helper()
+	_, homeDyn := clients(t, "home")
+	hub1Kube, _ := clients(t, "hub1")
+	var token string
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Get(ctx, migration, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		secret, err := hub1Kube.CoreV1().Secrets(sim.BootstrapSecretNamespace).Get(ctx, reconcile.ScaffoldingName(cluster, m.GetUID()), metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data["kubeconfig"])
+		if err != nil {
+			return false, err
+		}
+		token = cfg.BearerToken
+		return token != "", nil
+	}), "the bootstrap kubeconfig of %s", cluster)
+	return token
+}
+
+// checkTokenRejected: a token minted by a migration no longer authenticates on
+// the target once its cluster is terminal (allowing the API server's ~10s
+// cache of token authentications).
+func checkTokenRejected(t *testing.T, token string) {
+	t.Helper()
 	hub2 := world.Hub("hub2")
 	tokenClient, err := kubernetes.NewForConfig(&rest.Config{Host: hub2.URL(), BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: hub2.CA.CertPEM}})
 	require.NoError(t, err)
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err := tokenClient.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 		return apierrors.IsUnauthorized(err), nil
 	}), "the migration's token still authenticates on the target")

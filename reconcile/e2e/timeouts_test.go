@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/hubmigrate/hubmigrate/envtest/invariants"
+	"github.com/hubmigrate/hubmigrate/envtest/sim"
+	"github.com/hubmigrate/hubmigrate/reconcile"
+)
+
+// Validating times out for a cluster that is not available on the source (its
+// klusterlet is down): it fails before any claim, with nothing written on it.
+func TestValidatingTimeout(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"val-down"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	require.NoError(t, simulator.SetDown("val-down", true))
+	defer func() { _ = simulator.SetDown("val-down", false) }()
+	_, hub1 := clients(t, "hub1")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "val-down", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		conds, _, _ := unstructured.NestedSlice(mc.Object, "status", "conditions")
+		for _, c := range conds {
+			if m := c.(map[string]any); m["type"] == "ManagedClusterConditionAvailable" {
+				return m["status"] != "True", nil
+			}
+		}
+		return false, nil
+	}), "the hub marks the cluster unavailable")
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "val-timeout", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "5s"})
+	m := waitMigrationPhase(t, "ops", "val-timeout", "Failed", time.Minute)
+	assert.Equal(t, `{"val-down":"Failed:Unavailable"}`, m.GetAnnotations()[reconcile.AnnResults])
+	mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "val-down", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, mc.GetAnnotations(), reconcile.AnnOwner, "never claimed")
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
+}
+
+// terminatingNamespace leaves the cluster's namespace on hub2 Terminating
+// (a ConfigMap in it holds a finalizer) until the returned func releases it.
+func terminatingNamespace(t *testing.T, name string) func() {
+	t.Helper()
+	ctx := context.Background()
+	kube, _ := clients(t, "hub2")
+	_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = kube.CoreV1().ConfigMaps(name).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "held", Finalizers: []string{"e2e.hubmigrate.io/hold"}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}))
+	return func() {
+		require.NoError(t, retryOnConflict(func() error {
+			cm, err := kube.CoreV1().ConfigMaps(name).Get(ctx, "held", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cm.Finalizers = nil
+			_, err = kube.CoreV1().ConfigMaps(name).Update(ctx, cm, metav1.UpdateOptions{})
+			return err
+		}))
+	}
+}
+
+// Deploying cannot finish while the cluster's namespace on the target is
+// Terminating (a transient condition, retried): one migration times out in
+// Deploying and is rolled back; another is deleted while in Deploying and is
+// rolled back before its object goes. The sources equal their snapshots, the
+// target holds nothing of either, and the tokens minted are rejected.
+func TestDeployingTimeoutAndDeletion(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"dep-timeout", "dep-deleted"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	for _, c := range clusters {
+		defer terminatingNamespace(t, c)()
+	}
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "dep-timeout", from: "hub1", to: "hub2", clusters: clusters[:1], stageTimeout: "10s"})
+	createMigration(t, migrationSpec{namespace: "ops", name: "dep-deleted", from: "hub1", to: "hub2", clusters: clusters[1:], stageTimeout: "5m"})
+	tokens := []string{captureToken(t, "ops", "dep-timeout", "dep-timeout"), captureToken(t, "ops", "dep-deleted", "dep-deleted")}
+
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		return sourceLabel(t, "dep-deleted") == "Deploying", nil
+	}), "dep-deleted reaches Deploying")
+	time.Sleep(2 * time.Second) // it waits there, retrying
+	assert.Equal(t, "Deploying", sourceLabel(t, "dep-deleted"))
+	_, homeDyn := clients(t, "home")
+	deleted, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "dep-deleted", metav1.GetOptions{})
+	require.NoError(t, err)
+	deleteMigration(t, "ops", "dep-deleted")
+	waitGone(t, "ops", "dep-deleted")
+
+	m := waitMigrationPhase(t, "ops", "dep-timeout", "Failed", 2*time.Minute)
+	assert.Equal(t, `{"dep-timeout":"Failed:DeployingTimeout"}`, m.GetAnnotations()[reconcile.AnnResults])
+	checkFailedRecord(t, m, "dep-timeout", "DeployingTimeout")
+
+	_, err = simulator.WaitFor(ctx, "dep-timeout", 30*time.Second, sim.JoinedTo("hub1"))
+	require.NoError(t, err)
+	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters[:1])
+	invariants.CheckTerminal(t, snap, allHubs(t), string(deleted.GetUID()), clusters[1:])
+	_, hub1 := clients(t, "hub1")
+	mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "dep-deleted", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, mc.GetLabels(), reconcile.LabelPhase, "the deleted migration's record goes with it")
+	assert.NotContains(t, mc.GetAnnotations(), reconcile.AnnOwner)
+	for _, token := range tokens {
+		checkTokenRejected(t, token)
+	}
+}
+
+// Deleting a migration after it Completed removes its records and leaves the
+// migrated cluster and its copies where they are.
+func TestDeleteAfterCompleted(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"done-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "done", from: "hub1", to: "hub2", clusters: clusters})
+	m := waitMigrationPhase(t, "ops", "done", "Completed", 2*time.Minute)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+	deleteMigration(t, "ops", "done")
+	waitGone(t, "ops", "done")
+	_, hub2 := clients(t, "hub2")
+	mc, err := hub2.Resource(reconcile.ManagedClusterGVR).Get(ctx, "done-1", metav1.GetOptions{})
+	require.NoError(t, err, "the migrated cluster stays")
+	assert.NotContains(t, mc.GetLabels(), reconcile.LabelPhase, "its record goes")
+	assert.NotContains(t, mc.GetAnnotations(), reconcile.AnnOwner)
+	_, err = hub2.Resource(reconcile.KlusterletAddonConfigGVR).Namespace("done-1").Get(ctx, "done-1", metav1.GetOptions{})
+	assert.NoError(t, err, "its copies stay")
+	_, err = simulator.WaitFor(ctx, "done-1", 10*time.Second, sim.JoinedTo("hub2"))
+	assert.NoError(t, err, "the agent stays on the target")
+}
+
+// A 403 that a SelfSubjectAccessReview confirms as an RBAC denial is
+// permanent: with the product's role on the target missing the right to
+// create ServiceAccounts, the cluster is rolled back at once with reason
+// Forbidden (no waiting for a stage timeout).
+func TestRBACDenialIsPermanent(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"denied-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	hub2Kube, _ := clients(t, "hub2")
+	role, err := hub2Kube.RbacV1().ClusterRoles().Get(ctx, "hubmigrate-hub", metav1.GetOptions{})
+	require.NoError(t, err)
+	original := role.DeepCopy()
+	var cut []rbacv1.PolicyRule
+	for _, r := range role.Rules {
+		if len(r.Resources) == 1 && r.Resources[0] == "serviceaccounts" {
+			r.Verbs = []string{"get", "list", "watch", "delete"}
+		}
+		cut = append(cut, r)
+	}
+	role.Rules = cut
+	_, err = hub2Kube.RbacV1().ClusterRoles().Update(ctx, role, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	defer func() {
+		require.NoError(t, retryOnConflict(func() error {
+			current, err := hub2Kube.RbacV1().ClusterRoles().Get(ctx, "hubmigrate-hub", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			current.Rules = original.Rules
+			_, err = hub2Kube.RbacV1().ClusterRoles().Update(ctx, current, metav1.UpdateOptions{})
+			return err
+		}))
+	}()
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	start := time.Now()
+	createMigration(t, migrationSpec{namespace: "ops", name: "denied", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "10m"})
+	m := waitMigrationPhase(t, "ops", "denied", "Failed", 2*time.Minute)
+	assert.Less(t, time.Since(start), 5*time.Minute, "failed at once, not at the stage timeout")
+	assert.Equal(t, `{"denied-1":"Failed:Forbidden"}`, m.GetAnnotations()[reconcile.AnnResults])
+	checkFailedRecord(t, m, "denied-1", "Forbidden")
+	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
+	homeKube, _ := clients(t, "home")
+	events, err := homeKube.CoreV1().Events("ops").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=denied"})
+	require.NoError(t, err)
+	found := false
+	for _, e := range events.Items {
+		if e.Reason == "ClusterRollingBack" {
+			found = true
+			assert.Contains(t, e.Message, "Forbidden")
+		}
+	}
+	assert.True(t, found, "the rollback is announced")
+}
