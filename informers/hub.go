@@ -42,10 +42,10 @@ const (
 
 // Hub is one hub's clients and caches.
 type Hub struct {
-	Name    string
-	Config  *rest.Config
-	Kube    kubernetes.Interface
-	Dynamic dynamic.Interface
+	Name      string
+	Config    *rest.Config
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface
 	dynamic   dynamicinformer.DynamicSharedInformerFactory
 	all       informers.SharedInformerFactory
 	ours      informers.SharedInformerFactory
