@@ -121,6 +121,9 @@ func (p *planner) planCluster(cf *ClusterFacts) {
 	case src == nil || !p.ours(src):
 		p.planValidating(cf)
 	case Phase(label(src, LabelPhase)) == Failed:
+		// Creates are not fenced: a paused old leader may have made a copy
+		// or scaffolding after the rollback; each reconcile removes it.
+		p.deleteCopiesAndScaffolding(cf)
 		p.outcomeFailed(cf.Name, Failed, annotation(src, AnnReason), "rolled back")
 	case Phase(label(src, LabelPhase)) == Rollbacking:
 		p.planRollback(cf)

@@ -326,6 +326,35 @@ func TestPlanForwardPath(t *testing.T) {
 			},
 		},
 		{
+			name: "Failed, and a copy of ours appears on the target (a paused old leader's create): deleted again",
+			world: func(t *testing.T) *world {
+				w := failedWithStrayCopy(t)
+				return w
+			},
+			want:  []string{"Delete target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1", "Update home managedclustermigrations move"},
+			phase: Failed,
+		},
+		{
+			name: "Failed, in a terminal migration, with a stray copy: deleted too",
+			world: func(t *testing.T) *world {
+				w := failedWithStrayCopy(t)
+				w.f.Migration.Annotations[AnnResults] = `{"c1":"Failed:RegisteringTimeout"}`
+				return w
+			},
+			want:  []string{"Delete target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1"},
+			phase: Failed,
+		},
+		{
+			name: "Failed in a terminal migration, nothing of ours anywhere: zero writes",
+			world: func(t *testing.T) *world {
+				w := failedWithStrayCopy(t)
+				w.c().Target = TargetFacts{}
+				w.f.Migration.Annotations[AnnResults] = `{"c1":"Failed:RegisteringTimeout"}`
+				return w
+			},
+			phase: Failed,
+		},
+		{
 			name: "deleted while Initializing: rolled back",
 			world: func(*testing.T) *world {
 				w := newWorld().claimed(Initializing, nil).scaffolding()
@@ -779,6 +808,18 @@ func completed(t *testing.T) *world {
 		"apiVersion": "global-hub.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterMigration",
 		"metadata": map[string]any{"name": "move", "namespace": "ops", "uid": string(testOwner.UID), "resourceVersion": "42"},
 	}}
+	return w
+}
+
+// failedWithStrayCopy: rolled back and Failed on the source; the target holds
+// an anchor and a ManagedCluster copy of this migration.
+func failedWithStrayCopy(t *testing.T) *world {
+	w := newWorld().registering(nil)
+	w.c().Source.MC.SetLabels(map[string]string{LabelPhase: "Failed"})
+	w.c().Source.MC.SetAnnotations(map[string]string{AnnOwner: testOwner.String(), AnnReason: "RegisteringTimeout"})
+	w.c().Source.BootstrapSecret, w.c().Source.KlusterletConfig = nil, nil
+	w.c().Target.Namespace, w.c().Target.Migrated = nil, MigratedObjects{}
+	w.f.ServiceAccount, w.f.Binding = nil, nil
 	return w
 }
 

@@ -65,6 +65,11 @@ func (p *planner) removeStrayScaffolding() {
 	}
 	for i := range p.f.Clusters {
 		cf := &p.f.Clusters[i]
+		if src := cf.Source.MC; p.ours(src) && Phase(label(src, LabelPhase)) == Failed {
+			// Rolled back: a copy of ours on the target is a stale leader's.
+			p.deleteCopiesAndScaffolding(cf)
+			continue
+		}
 		if a := cf.Target.Anchor; a != nil {
 			p.act(Action{Kind: Delete, Hub: Target, Cluster: cf.Name, Ref: RefOf(SecretGVR, a), Why: "stray scaffolding of a terminal migration"})
 		}

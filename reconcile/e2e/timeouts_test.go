@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -205,4 +206,26 @@ func TestRBACDenialIsPermanent(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "the rollback is announced")
+
+	// A paused old leader's late creates for the Failed cluster — an anchor
+	// and a ManagedCluster copy on the target — are removed again.
+	hub2Kube2, hub2Dyn := clients(t, "hub2")
+	owner := m.GetNamespace() + "/" + m.GetName() + "/" + string(m.GetUID())
+	anchor := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: reconcile.ScaffoldingName("denied-1", m.GetUID()), Namespace: "open-cluster-management",
+		Labels: map[string]string{reconcile.LabelMigrationUID: string(m.GetUID())}, Annotations: map[string]string{reconcile.AnnOwner: owner}}}
+	_, err = hub2Kube2.CoreV1().Secrets(anchor.Namespace).Create(ctx, anchor, metav1.CreateOptions{})
+	require.NoError(t, err)
+	stray := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cluster.open-cluster-management.io/v1", "kind": "ManagedCluster",
+		"metadata": map[string]any{"name": "denied-1", "annotations": map[string]any{reconcile.AnnOwner: owner}},
+		"spec":     map[string]any{"hubAcceptsClient": false},
+	}}
+	_, err = hub2Dyn.Resource(reconcile.ManagedClusterGVR).Create(ctx, stray, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, errA := hub2Kube2.CoreV1().Secrets(anchor.Namespace).Get(ctx, anchor.Name, metav1.GetOptions{})
+		_, errM := hub2Dyn.Resource(reconcile.ManagedClusterGVR).Get(ctx, "denied-1", metav1.GetOptions{})
+		return apierrors.IsNotFound(errA) && apierrors.IsNotFound(errM), nil
+	}), "the stray anchor and copy of a Failed cluster are deleted")
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
 }
