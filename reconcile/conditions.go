@@ -11,6 +11,10 @@ import (
 // NotACMHub, NoRegistrationAddress) says why.
 const HubsReadyCondition = "HubsReady"
 
+// StageTimeoutExceededCondition names the clusters that are committed,
+// Cleaning or Rollbacking past their stage timeout (they keep trying).
+const StageTimeoutExceededCondition = "StageTimeoutExceeded"
+
 // Global Hub's condition types, each True once every cluster is past the
 // stage it names.
 var stageConditions = []struct {
@@ -85,6 +89,16 @@ func conditions(plan Plan, previous []any, now time.Time) []any {
 		}
 		done := known > 0 && waiting == 0
 		add(sc.Type, done, ifThen(done, "AllClustersPast"+string(sc.After), "Waiting"), ifThen(done, "every cluster is past "+string(sc.After), plural(waiting)+" in "+string(sc.After)+" or before"))
+	}
+	var overdue []string
+	for _, c := range clusters {
+		if c.Overdue {
+			overdue = append(overdue, c.Name+" ("+string(c.Phase)+")")
+		}
+	}
+	if len(overdue) > 0 {
+		add(StageTimeoutExceededCondition, true, "StuckPastTimeout",
+			"past the stage timeout where no rollback is possible or one is under way; hubmigrate keeps trying: "+strings.Join(overdue, ", "))
 	}
 	var trapped []string
 	for _, c := range clusters {

@@ -30,6 +30,10 @@ type ClusterOutcome struct {
 	Phase   Phase
 	Reason  string
 	Waiting string
+	// Overdue: committed, Cleaning or Rollbacking past its stage timeout.
+	// Such a cluster cannot be rolled back (or is being); it keeps trying
+	// and the StageTimeoutExceeded condition (and alert) names it.
+	Overdue bool
 }
 
 type planner struct {
@@ -68,7 +72,11 @@ func PlanMigration(f *Facts) Plan {
 		_ = json.Unmarshal([]byte(s), &p.recorded)
 	}
 	for i := range f.Clusters {
+		n := len(p.plan.Clusters)
 		p.planCluster(&f.Clusters[i])
+		if len(p.plan.Clusters) == n+1 {
+			p.checkOverdue(&f.Clusters[i], &p.plan.Clusters[n])
+		}
 	}
 	if p.recordUnclaimed() {
 		return p.plan // recorded first; the rest follows once it is observed

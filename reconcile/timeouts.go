@@ -50,3 +50,34 @@ func (p *planner) wakeAt(t time.Time) {
 		p.plan.Requeue = d
 	}
 }
+
+// checkOverdue marks a cluster that no timeout can roll back — committed,
+// Cleaning, Rollbacking — once it has spent longer than its stage timeout
+// in that phase, and asks to be woken when it will have. Rollbacking's one
+// bounded wait is not overdue at its deadline: the reason changes then and
+// the clock starts again.
+func (p *planner) checkOverdue(cf *ClusterFacts, o *ClusterOutcome) {
+	src, tgt := cf.Source.MC, cf.Target.MC
+	var clock string
+	switch {
+	case o.Phase == Cleaning && p.ours(tgt):
+		clock = annotation(tgt, AnnPhaseSince)
+	case o.Phase == Registering && p.ours(src) && hasAnnotation(src, AnnCommitted):
+		clock = annotation(src, AnnPhaseSince)
+	case o.Phase == Rollbacking && p.ours(src) && !p.planned(cf.Name, "ClusterNotReturned"):
+		clock = annotation(src, AnnPhaseSince)
+	default:
+		return
+	}
+	o.Overdue = p.expired(since(clock), o.Phase)
+}
+
+// planned reports whether this plan records Event event for cluster c.
+func (p *planner) planned(c, event string) bool {
+	for _, a := range p.plan.Actions {
+		if a.Cluster == c && a.Event == event {
+			return true
+		}
+	}
+	return false
+}
