@@ -20,3 +20,8 @@ var HubRole []byte
 //
 //go:embed home-role.yaml
 var HomeRole []byte
+
+// PrometheusRule holds the alerts on hubmigrate's metrics.
+//
+//go:embed prometheusrule.yaml
+var PrometheusRule []byte

@@ -25,6 +25,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hubmigrate/hubmigrate/informers"
+	"github.com/hubmigrate/hubmigrate/metrics"
 )
 
 // Finalizer is added before the first write to any hub and removed last.
@@ -217,6 +218,7 @@ func (c *Controller) processNextItem(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	requeue, err := c.sync(ctx, key)
+	metrics.Reconciles.WithLabelValues(resultOf(err)).Inc()
 	switch {
 	case err == nil:
 		c.queue.Forget(key)
@@ -333,7 +335,9 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 // and records their Events.
 func (c *Controller) perform(ctx context.Context, u *unstructured.Unstructured, ex *executor, plan Plan) error {
 	for _, a := range plan.Actions {
-		if err := ex.execute(ctx, a); err != nil {
+		err := ex.execute(ctx, a)
+		metrics.Actions.WithLabelValues(string(a.Kind), resultOf(err)).Inc()
+		if err != nil {
 			return err
 		}
 		if a.Event != "" && c.recorder != nil && a.Hub != Home {
@@ -355,6 +359,26 @@ func (c *Controller) perform(ctx context.Context, u *unstructured.Unstructured, 
 	}
 	return nil
 }
+
+// resultOf names a reconcile's or an action's outcome for the metrics.
+func resultOf(err error) string {
+	var denied *errDenied
+	switch {
+	case err == nil:
+		return "ok"
+	case IsReplan(err):
+		return "replan"
+	case errors.Is(err, errWaitingForHubs):
+		return "waiting_for_hubs"
+	case errors.As(err, &denied):
+		return "forbidden"
+	}
+	return "error"
+}
+
+// Migrations lists the migrations in the controller's cache (for the
+// scrape-time metrics collector).
+func (c *Controller) Migrations() []any { return c.migrations.GetStore().List() }
 
 // errWaitingForHubs: a hub cannot be seen yet; look again with back-off.
 var errWaitingForHubs = errors.New("waiting for the hubs")

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/hubmigrate/hubmigrate/informers"
+	"github.com/hubmigrate/hubmigrate/metrics"
 	"github.com/hubmigrate/hubmigrate/reconcile"
 )
 
@@ -112,6 +114,9 @@ func run(ctx context.Context, o options) error {
 	defer stopEvents()
 	controller.SetEventRecorder(recorder)
 
+	if err := metrics.Register(prometheus.DefaultRegisterer, metrics.NewMigrationCollector(controller.Migrations)); err != nil {
+		return err
+	}
 	serve(ctx, o.metricsAddr, "/metrics", promhttp.Handler())
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	health := http.NewServeMux()

@@ -73,6 +73,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 // controller is hubmigrate's controller running in this process.
 type controller struct {
+	*reconcile.Controller
 	writes *writeCounter
 	stop   func()
 }
@@ -123,5 +124,5 @@ func startController(t *testing.T, resync time.Duration, wraps ...func(http.Roun
 			t.Errorf("controller: %v", err)
 		}
 	}()
-	return &controller{writes: writes, stop: func() { cancel(); <-done }}
+	return &controller{Controller: c, writes: writes, stop: func() { cancel(); <-done }}
 }

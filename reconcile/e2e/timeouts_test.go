@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
+	"github.com/hubmigrate/hubmigrate/metrics"
 	"github.com/hubmigrate/hubmigrate/reconcile"
 )
 
@@ -228,4 +231,72 @@ func TestRBACDenialIsPermanent(t *testing.T) {
 		return apierrors.IsNotFound(errA) && apierrors.IsNotFound(errM), nil
 	}), "the stray anchor and copy of a Failed cluster are deleted")
 	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
+}
+
+// A committed cluster is never rolled back: with the target's import
+// controller held, it commits but cannot finish registering; past its stage
+// timeout the migration raises StageTimeoutExceeded (and the metric the
+// alert reads), keeps trying, and completes once the import controller acts.
+func TestCommittedPastTimeoutKeepsTrying(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"late-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	require.NoError(t, simulator.HoldImport("late-1", "hub2", true))
+	defer func() { _ = simulator.HoldImport("late-1", "hub2", false) }()
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "late", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "10s"})
+	_, hub1 := clients(t, "hub1")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "late-1", metav1.GetOptions{})
+		return err == nil && mc.GetAnnotations()[reconcile.AnnCommitted] != "", nil
+	}), "late-1 commits")
+
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(metrics.NewMigrationCollector(c.Migrations)))
+	var message string
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, homeDyn := clients(t, "home")
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "late", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
+		for _, cond := range conds {
+			if cm := cond.(map[string]any); cm["type"] == reconcile.StageTimeoutExceededCondition && cm["status"] == "True" {
+				message, _ = cm["message"].(string)
+				return true, nil
+			}
+		}
+		return false, nil
+	}), "StageTimeoutExceeded raised")
+	assert.Contains(t, message, "late-1 (Registering)")
+	assert.Equal(t, "Registering", sourceLabel(t, "late-1"), "committed: never rolled back")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		n, err := testutil.GatherAndCount(reg, "hubmigrate_migration_condition")
+		if err != nil || n == 0 {
+			return false, err
+		}
+		families, err := reg.Gather()
+		if err != nil {
+			return false, err
+		}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				if labels["name"] == "late" && labels["type"] == reconcile.StageTimeoutExceededCondition && m.GetGauge().GetValue() == 1 {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	}), "the alert's metric shows the stuck cluster")
+
+	require.NoError(t, simulator.HoldImport("late-1", "hub2", false))
+	m := waitMigrationPhase(t, "ops", "late", "Completed", 2*time.Minute)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
 }

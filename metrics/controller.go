@@ -1,0 +1,26 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// The controller's own counters: how its reconciles and writes go. They
+// start at zero with each process, as counters do; alerts use rate().
+var (
+	Reconciles = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubmigrate_reconciles_total",
+		Help: "Reconciles of migrations by result: ok, replan (a 409 or a live re-read disagreed), waiting_for_hubs, error.",
+	}, []string{"result"})
+	Actions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubmigrate_actions_total",
+		Help: "Actions performed on hubs and home by kind and result: ok, replan, forbidden, error.",
+	}, []string{"kind", "result"})
+)
+
+// Register adds the migration collector and the controller's counters to reg.
+func Register(reg prometheus.Registerer, migrations *MigrationCollector) error {
+	for _, c := range []prometheus.Collector{migrations, Reconciles, Actions} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
