@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -61,7 +62,13 @@ type Hub struct {
 	acm       *bool
 	probedAt  time.Time
 	lastError string // the last list/watch error of any cache
+	// down is the error of the last liveness probe ("" when it answered):
+	// synced caches go stale silently when a hub goes away.
+	down string
 }
+
+// livenessEvery is how often a hub in use is asked for its version.
+const livenessEvery = 5 * time.Second
 
 const probeEvery = 5 * time.Second
 
@@ -146,6 +153,7 @@ func (h *Hub) start(ctx context.Context) {
 	for _, i := range base {
 		h.synced = append(h.synced, i.HasSynced)
 	}
+	go wait.UntilWithContext(ctx, h.probe, livenessEvery)
 	for _, f := range []interface{ Start(<-chan struct{}) }{h.dynamic, h.all, h.ours, h.preserved, h.csrs, h.leases} {
 		f.Start(ctx.Done())
 	}
@@ -166,6 +174,31 @@ func (h *Hub) Synced() bool {
 		return h.Informers().KlusterletConfigs.HasSynced()
 	}
 	return true
+}
+
+// probe asks the hub for its version (any authenticated user may) and
+// records whether it answered.
+func (h *Hub) probe(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, livenessEvery)
+	defer cancel()
+	err := h.Kube.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error()
+	if ctx.Err() != nil && err == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		h.down = err.Error()
+	} else {
+		h.down = ""
+	}
+}
+
+// Down is why the hub did not answer its last liveness probe ("" if it did).
+func (h *Hub) Down() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.down
 }
 
 // LastError is the last list or watch error of the hub's caches ("" if

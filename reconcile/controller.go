@@ -400,8 +400,14 @@ func (c *Controller) hubFacts(name string, hf *HubFacts) (*informers.Hub, error)
 		}
 		return nil, err
 	}
-	hf.Reachable = h.Synced()
+	down := h.Down()
+	hf.Reachable = h.Synced() && down == ""
 	hf.ServesKlusterletConfig = h.ServesKlusterletConfig()
+	if down != "" {
+		// Its caches are stale: nothing they say is a fact until it answers.
+		hf.Problem, hf.ProblemMessage = "HubUnreachable", fmt.Sprintf("hub %s does not answer: %s", name, down)
+		return h, errors.New(hf.ProblemMessage)
+	}
 	hf.BootstrapClusterRole = true
 	if !hf.Reachable && h.NotACM() {
 		// A plain Kubernetes (or OCM-less) API server: its OCM caches

@@ -300,3 +300,56 @@ func TestCommittedPastTimeoutKeepsTrying(t *testing.T) {
 	m := waitMigrationPhase(t, "ops", "late", "Completed", 2*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
 }
+
+// The target's API server goes away mid-migration: its caches stay synced but
+// stale, so the liveness probe is what tells. The migration says
+// HubsReady=False (HubUnreachable), its in-flight cluster is Unknown and
+// waits (no write is tried against stale facts), and once the API server is
+// back the migration completes.
+func TestTargetDownMidMigration(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"down-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	// Hold the cluster in Initializing (the source's import controller does
+	// not re-render its klusterlet) so the target goes down mid-flight.
+	require.NoError(t, simulator.HoldImport("down-1", "hub1", true))
+	defer func() { _ = simulator.HoldImport("down-1", "hub1", false) }()
+	createMigration(t, migrationSpec{namespace: "ops", name: "down", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "3m"})
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return sourceLabel(t, "down-1") == "Initializing", nil
+	}))
+	hub2 := world.Hub("hub2")
+	require.NoError(t, hub2.StopAPIServer())
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = hub2.StartAPIServer(ctx)
+		}
+	}()
+	_, homeDyn := clients(t, "home")
+	var phase, reason string
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "down", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		phase, _, _ = unstructured.NestedString(m.Object, "status", "phase")
+		conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
+		for _, cond := range conds {
+			if cm := cond.(map[string]any); cm["type"] == reconcile.HubsReadyCondition {
+				reason, _ = cm["reason"].(string)
+			}
+		}
+		return phase == "Unknown" && reason == "HubUnreachable", nil
+	}), "the migration shows the target unreachable (phase %s, HubsReady reason %s)", phase, reason)
+	assert.Equal(t, "Initializing", sourceLabel(t, "down-1"), "nothing decided while the target cannot be seen")
+
+	require.NoError(t, hub2.StartAPIServer(ctx))
+	restarted = true
+	require.NoError(t, simulator.HoldImport("down-1", "hub1", false))
+	m := waitMigrationPhase(t, "ops", "down", "Completed", 3*time.Minute)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+}
