@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -166,4 +168,91 @@ func TestHubsThatCannotBeWorkedOn(t *testing.T) {
 		assert.False(t, strings.HasPrefix(k, reconcile.Prefix), "marker %s on an unclaimed cluster", k)
 	}
 	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
+}
+
+// Clusters hubmigrate must refuse, each with its reason and without one write
+// to it: the hub itself, a hosted-mode klusterlet, one already on the target,
+// one whose owner names no migration here (a foreign claim), and an empty
+// Placement. A non-owned object at a copy's name on the target is found only
+// after the claim (Deploying's collision check): that cluster is rolled back
+// with CopyCollision and equals its snapshot.
+func TestClustersThatAreRefused(t *testing.T) {
+	ctx := context.Background()
+	_, hub1 := clients(t, "hub1")
+	hub2Kube, hub2 := clients(t, "hub2")
+	plain := func(name string, labels, annotations map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "cluster.open-cluster-management.io/v1", "kind": "ManagedCluster",
+			"metadata": map[string]any{"name": name, "labels": labels, "annotations": annotations},
+			"spec":     map[string]any{"hubAcceptsClient": false},
+		}}
+	}
+	refused := map[string]struct {
+		reason string
+		obj    *unstructured.Unstructured
+	}{
+		"bi-hub":     {"IsHub", plain("bi-hub", map[string]any{"local-cluster": "true"}, nil)},
+		"bi-hosted":  {"HostedMode", plain("bi-hosted", nil, map[string]any{"import.open-cluster-management.io/klusterlet-deploy-mode": "Hosted"})},
+		"bi-dup":     {"AlreadyOnTarget", plain("bi-dup", nil, nil)},
+		"bi-foreign": {"ClaimedBy", plain("bi-foreign", nil, map[string]any{reconcile.AnnOwner: "elsewhere/move/0000-1111"})},
+	}
+	rv := map[string]string{}
+	for name, r := range refused {
+		created, err := hub1.Resource(reconcile.ManagedClusterGVR).Create(ctx, r.obj, metav1.CreateOptions{})
+		require.NoError(t, err)
+		rv[name] = created.GetResourceVersion()
+	}
+	dupOnTarget, err := hub2.Resource(reconcile.ManagedClusterGVR).Create(ctx, plain("bi-dup", nil, nil), metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	importClusters(t, "hub1", sim.Singleton, "bi-collide")
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), []string{"bi-collide"})
+	_, err = hub2Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bi-collide"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	theirs, err := hub2Kube.CoreV1().Secrets("bi-collide").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bmc-credentials",
+		Labels: map[string]string{reconcile.LabelPreserve: ""}}, StringData: map[string]string{"owner": "someone else"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	var names []string
+	for name := range refused {
+		names = append(names, name)
+	}
+	createMigration(t, migrationSpec{namespace: "ops", name: "refused", from: "hub1", to: "hub2", clusters: names})
+	createMigration(t, migrationSpec{namespace: "ops", name: "collide", from: "hub1", to: "hub2", clusters: []string{"bi-collide"}})
+	createMigration(t, migrationSpec{namespace: "ops", name: "empty", from: "hub1", to: "hub2", placement: "nothing-placed", stageTimeout: "3s"})
+
+	m := waitMigrationPhase(t, "ops", "refused", "Failed", time.Minute)
+	var results map[string]string
+	require.NoError(t, json.Unmarshal([]byte(m.GetAnnotations()[reconcile.AnnResults]), &results))
+	for name, r := range refused {
+		assert.Equal(t, "Failed:"+r.reason, results[name], name)
+		got, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, rv[name], got.GetResourceVersion(), "%s: not one write", name)
+	}
+	got, err := hub2.Resource(reconcile.ManagedClusterGVR).Get(ctx, "bi-dup", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, dupOnTarget.GetResourceVersion(), got.GetResourceVersion(), "the target's bi-dup untouched")
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), names)
+
+	m = waitMigrationPhase(t, "ops", "collide", "Failed", 2*time.Minute)
+	assert.Equal(t, `{"bi-collide":"Failed:CopyCollision"}`, m.GetAnnotations()[reconcile.AnnResults])
+	checkFailedRecord(t, m, "bi-collide", "CopyCollision")
+	_, err = simulator.WaitFor(ctx, "bi-collide", 30*time.Second, sim.JoinedTo("hub1"))
+	require.NoError(t, err)
+	secret, err := hub2Kube.CoreV1().Secrets("bi-collide").Get(ctx, "bmc-credentials", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, theirs.ResourceVersion, secret.ResourceVersion, "the object in the way is left as it was")
+	_, err = hub2.Resource(reconcile.ManagedClusterGVR).Get(ctx, "bi-collide", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "no copy of the cluster on the target")
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), []string{"bi-collide"})
+
+	m = waitMigrationPhase(t, "ops", "empty", "Failed", time.Minute)
+	assert.Equal(t, `{"":"Failed:EmptyPlacement"}`, m.GetAnnotations()[reconcile.AnnResults])
+	progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
+	assert.Equal(t, "0/0", progress)
+	deleteMigration(t, "ops", "empty")
+	waitGone(t, "ops", "empty")
 }
