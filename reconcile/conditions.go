@@ -15,6 +15,10 @@ const HubsReadyCondition = "HubsReady"
 // Cleaning or Rollbacking past their stage timeout (they keep trying).
 const StageTimeoutExceededCondition = "StageTimeoutExceeded"
 
+// TokenNearExpiryCondition names the unregistered clusters whose bootstrap
+// token expires soon.
+const TokenNearExpiryCondition = "TokenNearExpiry"
+
 // Global Hub's condition types, each True once every cluster is past the
 // stage it names.
 var stageConditions = []struct {
@@ -99,6 +103,16 @@ func conditions(plan Plan, previous []any, now time.Time) []any {
 	if len(overdue) > 0 {
 		add(StageTimeoutExceededCondition, true, "StuckPastTimeout",
 			"past the stage timeout where no rollback is possible or one is under way; hubmigrate keeps trying: "+strings.Join(overdue, ", "))
+	}
+	var expiring []string
+	for _, c := range clusters {
+		if c.TokenExpiring {
+			expiring = append(expiring, c.Name)
+		}
+	}
+	if len(expiring) > 0 {
+		add(TokenNearExpiryCondition, true, "TokenNearExpiry",
+			"the bootstrap token of clusters not yet registered expires within "+tokenWarning.String()+" (they roll back at their stage timeout if they cannot register): "+strings.Join(expiring, ", "))
 	}
 	var trapped []string
 	for _, c := range clusters {

@@ -34,6 +34,9 @@ type ClusterOutcome struct {
 	// Such a cluster cannot be rolled back (or is being); it keeps trying
 	// and the StageTimeoutExceeded condition (and alert) names it.
 	Overdue bool
+	// TokenExpiring: not yet committed, and the bootstrap token it must
+	// register with expires within tokenWarning (or has).
+	TokenExpiring bool
 }
 
 type planner struct {
@@ -76,6 +79,7 @@ func PlanMigration(f *Facts) Plan {
 		p.planCluster(&f.Clusters[i])
 		if len(p.plan.Clusters) == n+1 {
 			p.checkOverdue(&f.Clusters[i], &p.plan.Clusters[n])
+			p.checkToken(&f.Clusters[i], &p.plan.Clusters[n])
 		}
 	}
 	if p.recordUnclaimed() {

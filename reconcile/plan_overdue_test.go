@@ -71,3 +71,29 @@ func cleaningSince(t *testing.T) *world {
 	w.c().Target.MC.SetAnnotations(anns)
 	return w
 }
+
+// An uncommitted cluster whose bootstrap token (read back from its Secret)
+// expires within five minutes is named in TokenNearExpiry; before that the
+// planner asks to be woken at the warning time; a committed one no longer
+// needs its token.
+func TestPlanTokenNearExpiry(t *testing.T) {
+	expires := testNow.Add(time.Hour) // the fixture's token
+	w := newWorld().registering(nil)
+	w.f.Now = expires.Add(-6 * time.Minute)
+	w.f.Migration.StageTimeout = 2 * time.Hour // no stage timeout in the way
+	p := PlanMigration(&w.f)
+	require.Len(t, p.Clusters, 1)
+	assert.False(t, p.Clusters[0].TokenExpiring)
+	assert.Equal(t, time.Minute+10*time.Millisecond, p.Requeue, "woken at the warning time")
+
+	w.f.Now = expires.Add(-4 * time.Minute)
+	p = PlanMigration(&w.f)
+	assert.True(t, p.Clusters[0].TokenExpiring)
+	cond := statusCondition(Status(p, nil, w.f.Now), TokenNearExpiryCondition)
+	require.NotNil(t, cond)
+	assert.Contains(t, cond["message"], "c1")
+
+	committed := committedWaiting(t)
+	committed.f.Now, committed.f.Migration.StageTimeout = expires.Add(-4*time.Minute), 2*time.Hour
+	assert.False(t, PlanMigration(&committed.f).Clusters[0].TokenExpiring)
+}

@@ -81,3 +81,37 @@ func (p *planner) planned(c, event string) bool {
 	}
 	return false
 }
+
+// tokenWarning is how long before its token expires an unregistered cluster
+// is reported: the token is minted once, to outlast the stage timeouts, and
+// never replaced once Registering has begun, so it runs short only when the
+// controller was away for long.
+const tokenWarning = 5 * time.Minute
+
+// checkToken marks a cluster not yet committed whose bootstrap token expires
+// within tokenWarning, and asks to be woken when it will.
+func (p *planner) checkToken(cf *ClusterFacts, o *ClusterOutcome) {
+	src, secret := cf.Source.MC, cf.Source.BootstrapSecret
+	switch o.Phase {
+	case Initializing, Deploying, Registering:
+	default:
+		return
+	}
+	if secret == nil || !p.ours(src) || hasAnnotation(src, AnnCommitted) {
+		return
+	}
+	token, err := bootstrapToken(secret)
+	if err != nil {
+		return
+	}
+	claims, err := parseTokenClaims(token)
+	if err != nil || claims.Expires.Unix() <= 0 {
+		return
+	}
+	warnAt := claims.Expires.Add(-tokenWarning)
+	if p.f.Now.Before(warnAt) {
+		p.wakeAt(warnAt)
+		return
+	}
+	o.TokenExpiring = true
+}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/hubmigrate/hubmigrate/envtest"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
@@ -81,12 +82,34 @@ type controller struct {
 // startController runs hubmigrate's controller in this process until stop:
 // on the hubs it acts as the product identity bound to the hub role (the
 // <hub>-kubeconfig Secrets the world wrote); local-cluster is the home cluster.
-func startController(t *testing.T, resync time.Duration, wraps ...func(http.RoundTripper) http.RoundTripper) *controller {
+// controllerOption changes how a test's controller runs.
+type controllerOption func(*controllerOptions)
+
+type controllerOptions struct {
+	wraps []func(http.RoundTripper) http.RoundTripper
+	clock clock.Clock
+}
+
+// withTransport wraps every client the controller uses (after the write counter).
+func withTransport(w func(http.RoundTripper) http.RoundTripper) controllerOption {
+	return func(o *controllerOptions) { o.wraps = append(o.wraps, w) }
+}
+
+// withClock gives the controller its clock (the hubs keep theirs).
+func withClock(c clock.Clock) controllerOption {
+	return func(o *controllerOptions) { o.clock = c }
+}
+
+func startController(t *testing.T, resync time.Duration, opts ...controllerOption) *controller {
 	t.Helper()
+	var o controllerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background()))
 	writes := &writeCounter{}
 	wrap := writes.wrap
-	for _, w := range wraps {
+	for _, w := range o.wraps {
 		inner := wrap
 		wrap = func(rt http.RoundTripper) http.RoundTripper { return inner(w(rt)) }
 	}
@@ -107,7 +130,7 @@ func startController(t *testing.T, resync time.Duration, wraps ...func(http.Roun
 	}
 	c := reconcile.NewController(reconcile.Config{
 		HomeID: "e2e-home", BootstrapNamespace: "open-cluster-management", BootstrapSecretNamespace: sim.BootstrapSecretNamespace,
-		Resync: resync,
+		Resync: resync, Clock: o.clock,
 	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
 		return informers.NewRegistry(home, kube, informers.Options{
 			Namespace: envtest.ProductNamespace, Resync: resync, QPS: 50, Burst: 100,

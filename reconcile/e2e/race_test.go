@@ -79,7 +79,7 @@ func TestTwoMigrationsRaceForClusters(t *testing.T) {
 	}
 	createMigration(t, migrationSpec{namespace: "ops", name: "claim-a", from: "hub1", to: "hub2", clusters: clusters})
 	createMigration(t, migrationSpec{namespace: "ops", name: "claim-b", from: "hub1", to: "hub2", clusters: []string{"claim-3", "claim-2", "claim-1"}})
-	c := startController(t, 30*time.Second, holdClaims)
+	c := startController(t, 30*time.Second, withTransport(holdClaims))
 	defer c.stop()
 
 	a := waitTerminal(t, "ops", "claim-a", 3*time.Minute)

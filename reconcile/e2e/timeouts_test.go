@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/clock"
 
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
@@ -351,5 +352,52 @@ func TestTargetDownMidMigration(t *testing.T) {
 	restarted = true
 	require.NoError(t, simulator.HoldImport("down-1", "hub1", false))
 	m := waitMigrationPhase(t, "ops", "down", "Completed", 3*time.Minute)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+}
+
+// skewedClock runs ahead of the hubs' clocks by a fixed amount.
+type skewedClock struct {
+	clock.RealClock
+	ahead time.Duration
+}
+
+func (c skewedClock) Now() time.Time                  { return c.RealClock.Now().Add(c.ahead) }
+func (c skewedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// The bootstrap token the API server mints is read back for its expiry: a
+// cluster not yet registered whose token is about to expire is named in
+// TokenNearExpiry. With a 20m stage timeout the token lives 70m; the
+// controller's clock runs 67m ahead, so the token has 3m left as soon as it
+// is minted (every stage clock runs on the same skewed clock, so no timeout
+// fires). Once the cluster commits, its token no longer matters.
+func TestTokenNearExpiry(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"expiring-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	require.NoError(t, simulator.HoldImport("expiring-1", "hub1", true))
+	defer func() { _ = simulator.HoldImport("expiring-1", "hub1", false) }()
+	c := startController(t, 30*time.Second, withClock(skewedClock{ahead: 67 * time.Minute}))
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "expiring", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "20m"})
+	_, homeDyn := clients(t, "home")
+	var message string
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "expiring", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
+		for _, cond := range conds {
+			if cm := cond.(map[string]any); cm["type"] == reconcile.TokenNearExpiryCondition && cm["status"] == "True" {
+				message, _ = cm["message"].(string)
+				return true, nil
+			}
+		}
+		return false, nil
+	}), "TokenNearExpiry raised")
+	assert.Contains(t, message, "expiring-1")
+	require.NoError(t, simulator.HoldImport("expiring-1", "hub1", false))
+	m := waitMigrationPhase(t, "ops", "expiring", "Completed", 2*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
 }
