@@ -40,6 +40,7 @@ func TestInitializingTimeoutRollsBack(t *testing.T) {
 	c := startController(t, 30*time.Second)
 	defer c.stop()
 	createMigration(t, migrationSpec{namespace: "ops", name: "rb-init", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "4s"})
+	token := captureToken(t, "ops", "rb-init", "rb-init")
 	// Global Hub's manual rollback request is accepted and changes nothing
 	// (answered when a user sets it on a migration hubmigrate already runs).
 	_, homeDyn := clients(t, "home")
@@ -77,9 +78,23 @@ func TestInitializingTimeoutRollsBack(t *testing.T) {
 	checkFailedRecord(t, m, "rb-init", "InitializingTimeout")
 	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
 	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
+	checkTokenRejected(t, token)
 	require.NoError(t, simulator.HoldImport("rb-init", "hub1", false))
 	_, err = simulator.WaitFor(ctx, "rb-init", 30*time.Second, sim.JoinedTo("hub1"))
 	require.NoError(t, err)
+
+	// Once the migration is deleted its Failed record goes too: the source
+	// carries no marker of it at all.
+	deleteMigration(t, "ops", "rb-init")
+	waitGone(t, "ops", "rb-init")
+	_, hub1 := clients(t, "hub1")
+	mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "rb-init", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, mc.GetLabels(), reconcile.LabelPhase)
+	for k := range mc.GetAnnotations() {
+		assert.False(t, strings.HasPrefix(k, reconcile.Prefix), "marker %s left after the migration is gone", k)
+	}
+	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
 }
 
 // The trap: the agent's CSR fails hubmigrate's checks, Registering times out.
