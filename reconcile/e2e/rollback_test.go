@@ -117,20 +117,7 @@ func TestRegisteringTimeoutRollsBack(t *testing.T) {
 	createMigration(t, migrationSpec{namespace: "ops", name: "rb-reg", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "15s"})
 
 	_, homeDyn := clients(t, "home")
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "rb-reg", metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
-		for _, c := range conds {
-			cm := c.(map[string]any)
-			if cm["type"] == "AgentRestartRequired" && cm["status"] == "True" && strings.Contains(cm["message"].(string), "rb-single") {
-				return true, nil
-			}
-		}
-		return false, nil
-	}), "the condition AgentRestartRequired names the trapped Singleton-mode cluster")
+	waitCondition(t, "ops", "rb-reg", "AgentRestartRequired", 2*time.Minute, "rb-single") // the trapped Singleton-mode cluster
 	require.NoError(t, simulator.RestartAgent("rb-single"))
 
 	m := waitMigrationPhase(t, "ops", "rb-reg", "Failed", 2*time.Minute)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -256,23 +257,7 @@ func TestCommittedPastTimeoutKeepsTrying(t *testing.T) {
 
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(metrics.NewMigrationCollector(c.Migrations)))
-	var message string
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, homeDyn := clients(t, "home")
-		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "late", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
-		for _, cond := range conds {
-			if cm := cond.(map[string]any); cm["type"] == reconcile.StageTimeoutExceededCondition && cm["status"] == "True" {
-				message, _ = cm["message"].(string)
-				return true, nil
-			}
-		}
-		return false, nil
-	}), "StageTimeoutExceeded raised")
-	assert.Contains(t, message, "late-1 (Registering)")
+	waitCondition(t, "ops", "late", reconcile.StageTimeoutExceededCondition, time.Minute, "late-1 (Registering)")
 	assert.Equal(t, "Registering", sourceLabel(t, "late-1"), "committed: never rolled back")
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		n, err := testutil.GatherAndCount(reg, "hubmigrate_migration_condition")
@@ -371,7 +356,6 @@ func (c skewedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
 // is minted (every stage clock runs on the same skewed clock, so no timeout
 // fires). Once the cluster commits, its token no longer matters.
 func TestTokenNearExpiry(t *testing.T) {
-	ctx := context.Background()
 	clusters := []string{"expiring-1"}
 	importClusters(t, "hub1", sim.Singleton, clusters...)
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
@@ -380,24 +364,37 @@ func TestTokenNearExpiry(t *testing.T) {
 	c := startController(t, 30*time.Second, withClock(skewedClock{ahead: 67 * time.Minute}))
 	defer c.stop()
 	createMigration(t, migrationSpec{namespace: "ops", name: "expiring", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "20m"})
+	waitCondition(t, "ops", "expiring", reconcile.TokenNearExpiryCondition, time.Minute, "expiring-1")
+	require.NoError(t, simulator.HoldImport("expiring-1", "hub1", false))
+	m := waitMigrationPhase(t, "ops", "expiring", "Completed", 2*time.Minute)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+}
+
+// waitCondition waits until the migration has condType True, its message
+// naming every one of names, and returns it.
+func waitCondition(t *testing.T, namespace, name, condType string, timeout time.Duration, names ...string) map[string]any {
+	t.Helper()
 	_, homeDyn := clients(t, "home")
-	var message string
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "expiring", metav1.GetOptions{})
+	var found map[string]any
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
 		conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
 		for _, cond := range conds {
-			if cm := cond.(map[string]any); cm["type"] == reconcile.TokenNearExpiryCondition && cm["status"] == "True" {
-				message, _ = cm["message"].(string)
+			if cm := cond.(map[string]any); cm["type"] == condType && cm["status"] == "True" {
+				message, _ := cm["message"].(string)
+				for _, n := range names {
+					if !strings.Contains(message, n) {
+						return false, nil
+					}
+				}
+				found = cm
 				return true, nil
 			}
 		}
 		return false, nil
-	}), "TokenNearExpiry raised")
-	assert.Contains(t, message, "expiring-1")
-	require.NoError(t, simulator.HoldImport("expiring-1", "hub1", false))
-	m := waitMigrationPhase(t, "ops", "expiring", "Completed", 2*time.Minute)
-	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+	}), "%s/%s: condition %s True naming %v", namespace, name, condType, names)
+	return found
 }
