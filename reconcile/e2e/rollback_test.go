@@ -180,3 +180,44 @@ func TestTimeoutExpiringWhileDown(t *testing.T) {
 	assert.Equal(t, `{"rb-down":"Failed:InitializingTimeout"}`, m.GetAnnotations()[reconcile.AnnResults])
 	require.NoError(t, simulator.HoldImport("rb-down", "hub1", false))
 }
+
+// Commit precedence: a CSR that passes every check, pending when the
+// Registering deadline has passed, is committed and approved, not rolled
+// back. The controller is down while the deadline passes and the agent files
+// its CSR; when it comes back both facts are there at once.
+func TestCommitPrecedenceAtTheDeadline(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"prec-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	require.NoError(t, simulator.NeverFileCSROn("prec-1", "hub2", true))
+	c := startController(t, 30*time.Second)
+	createMigration(t, migrationSpec{namespace: "ops", name: "prec", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "8s"})
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return sourceLabel(t, "prec-1") == "Registering", nil
+	}))
+	c.stop()
+	time.Sleep(9 * time.Second) // the Registering deadline passes while hubmigrate is down
+
+	require.NoError(t, simulator.NeverFileCSROn("prec-1", "hub2", false))
+	require.NoError(t, simulator.RestartAgent("prec-1"))
+	hub2Kube, _ := clients(t, "hub2")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		csrs, err := hub2Kube.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{LabelSelector: "open-cluster-management.io/cluster-name=prec-1"})
+		if err != nil {
+			return false, err
+		}
+		for _, csr := range csrs.Items {
+			if len(csr.Status.Conditions) == 0 {
+				return true, nil
+			}
+		}
+		return false, nil
+	}), "a valid CSR pending on the target")
+	assert.Equal(t, "Registering", sourceLabel(t, "prec-1"), "nothing decided while hubmigrate was down")
+
+	c = startController(t, 30*time.Second)
+	defer c.stop()
+	m := waitMigrationPhase(t, "ops", "prec", "Completed", 2*time.Minute)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+}
