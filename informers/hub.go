@@ -62,9 +62,11 @@ type Hub struct {
 	acm       *bool
 	probedAt  time.Time
 	lastError string // the last list/watch error of any cache
-	// down is the error of the last liveness probe ("" when it answered):
-	// synced caches go stale silently when a hub goes away.
-	down string
+	// down is the error of the liveness probe once it has failed twice in a
+	// row ("" when it answers): synced caches go stale silently when a hub
+	// goes away, and one lost probe is not an outage.
+	down     string
+	failures int
 }
 
 // livenessEvery is how often a hub in use is asked for its version.
@@ -187,10 +189,13 @@ func (h *Hub) probe(ctx context.Context) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err != nil {
+	if err == nil {
+		h.down, h.failures = "", 0
+		return
+	}
+	h.failures++
+	if h.failures >= 2 {
 		h.down = err.Error()
-	} else {
-		h.down = ""
 	}
 }
 
