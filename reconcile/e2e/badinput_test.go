@@ -219,11 +219,11 @@ func TestClustersThatAreRefused(t *testing.T) {
 	for name := range refused {
 		names = append(names, name)
 	}
-	createMigration(t, migrationSpec{namespace: "ops", name: "refused", from: "hub1", to: "hub2", clusters: names})
+	createMigration(t, migrationSpec{namespace: "ops", name: "refusals", from: "hub1", to: "hub2", clusters: names})
 	createMigration(t, migrationSpec{namespace: "ops", name: "collide", from: "hub1", to: "hub2", clusters: []string{"bi-collide"}})
 	createMigration(t, migrationSpec{namespace: "ops", name: "empty", from: "hub1", to: "hub2", placement: "nothing-placed", stageTimeout: "3s"})
 
-	m := waitMigrationPhase(t, "ops", "refused", "Failed", time.Minute)
+	m := waitMigrationPhase(t, "ops", "refusals", "Failed", time.Minute)
 	var results map[string]string
 	require.NoError(t, json.Unmarshal([]byte(m.GetAnnotations()[reconcile.AnnResults]), &results))
 	for name, r := range refused {
