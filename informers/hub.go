@@ -39,6 +39,8 @@ const (
 	labelPreserve     = "siteconfig.open-cluster-management.io/preserve"
 	labelClusterName  = "open-cluster-management.io/cluster-name"
 	leaseName         = "managed-cluster-lease"
+	// BootstrapClusterRole is OCM's ClusterRole for bootstrap credentials.
+	BootstrapClusterRole = "open-cluster-management:bootstrap"
 )
 
 // Hub is one hub's clients and caches.
@@ -53,6 +55,7 @@ type Hub struct {
 	preserved informers.SharedInformerFactory
 	csrs      informers.SharedInformerFactory
 	leases    informers.SharedInformerFactory
+	bootstrap informers.SharedInformerFactory
 	stop      context.CancelFunc
 	synced    []cache.InformerSynced
 
@@ -99,6 +102,9 @@ func newHub(name string, cfg *rest.Config, resync time.Duration) (*Hub, error) {
 	h.leases = informers.NewSharedInformerFactoryWithOptions(kube, resync, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = "metadata.name=" + leaseName
 	}))
+	h.bootstrap = informers.NewSharedInformerFactoryWithOptions(kube, resync, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = "metadata.name=" + BootstrapClusterRole
+	}))
 	return h, nil
 }
 
@@ -106,8 +112,11 @@ func newHub(name string, cfg *rest.Config, resync time.Duration) (*Hub, error) {
 type Informers struct {
 	ManagedClusters, ManifestWorks, KlusterletConfigs, KlusterletAddonConfigs, Addons, PlacementDecisions cache.SharedIndexInformer
 	Namespaces, CSRs, Leases                                                                              cache.SharedIndexInformer
-	// OurSecrets, OurServiceAccounts, OurBindings carry the migration-UID label.
-	OurSecrets, OurServiceAccounts, OurBindings cache.SharedIndexInformer
+	// OurSecrets, OurServiceAccounts, OurBindings, OurClusterRoles carry the
+	// migration-UID label.
+	OurSecrets, OurServiceAccounts, OurBindings, OurClusterRoles cache.SharedIndexInformer
+	// BootstrapRoles holds OCM's bootstrap ClusterRole, if the hub has it.
+	BootstrapRoles cache.SharedIndexInformer
 	PreservedSecrets, PreservedConfigMaps       cache.SharedIndexInformer
 }
 
@@ -126,6 +135,8 @@ func (h *Hub) Informers() Informers {
 		OurSecrets:             h.ours.Core().V1().Secrets().Informer(),
 		OurServiceAccounts:     h.ours.Core().V1().ServiceAccounts().Informer(),
 		OurBindings:            h.ours.Rbac().V1().ClusterRoleBindings().Informer(),
+		OurClusterRoles:        h.ours.Rbac().V1().ClusterRoles().Informer(),
+		BootstrapRoles:         h.bootstrap.Rbac().V1().ClusterRoles().Informer(),
 		PreservedSecrets:       h.preserved.Core().V1().Secrets().Informer(),
 		PreservedConfigMaps:    h.preserved.Core().V1().ConfigMaps().Informer(),
 	}
@@ -139,7 +150,7 @@ func (h *Hub) start(ctx context.Context) {
 	base := []cache.SharedIndexInformer{
 		inf.ManagedClusters, inf.ManifestWorks, inf.KlusterletAddonConfigs, inf.Addons,
 		inf.PlacementDecisions, inf.Namespaces, inf.CSRs, inf.Leases,
-		inf.OurSecrets, inf.OurServiceAccounts, inf.OurBindings,
+		inf.OurSecrets, inf.OurServiceAccounts, inf.OurBindings, inf.OurClusterRoles, inf.BootstrapRoles,
 		inf.PreservedSecrets, inf.PreservedConfigMaps,
 	}
 	for _, i := range append(base, inf.KlusterletConfigs) {
@@ -156,7 +167,7 @@ func (h *Hub) start(ctx context.Context) {
 		h.synced = append(h.synced, i.HasSynced)
 	}
 	go wait.UntilWithContext(ctx, h.probe, livenessEvery)
-	for _, f := range []interface{ Start(<-chan struct{}) }{h.dynamic, h.all, h.ours, h.preserved, h.csrs, h.leases} {
+	for _, f := range []interface{ Start(<-chan struct{}) }{h.dynamic, h.all, h.ours, h.preserved, h.csrs, h.leases, h.bootstrap} {
 		f.Start(ctx.Done())
 	}
 }

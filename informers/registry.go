@@ -152,7 +152,8 @@ func (r *Registry) Hub(name string) (*Hub, error) {
 		inf := h.Informers()
 		for _, i := range []cache.SharedIndexInformer{
 			inf.ManagedClusters, inf.ManifestWorks, inf.KlusterletConfigs, inf.KlusterletAddonConfigs, inf.Addons, inf.PlacementDecisions,
-			inf.Namespaces, inf.CSRs, inf.Leases, inf.OurSecrets, inf.OurServiceAccounts, inf.OurBindings, inf.PreservedSecrets, inf.PreservedConfigMaps,
+			inf.Namespaces, inf.CSRs, inf.Leases, inf.OurSecrets, inf.OurServiceAccounts, inf.OurBindings, inf.OurClusterRoles, inf.BootstrapRoles,
+			inf.PreservedSecrets, inf.PreservedConfigMaps,
 		} {
 			if _, err := i.AddEventHandler(handler); err != nil {
 				return nil, err

@@ -408,7 +408,6 @@ func (c *Controller) hubFacts(name string, hf *HubFacts) (*informers.Hub, error)
 		hf.Problem, hf.ProblemMessage = "HubUnreachable", fmt.Sprintf("hub %s does not answer: %s", name, down)
 		return h, errors.New(hf.ProblemMessage)
 	}
-	hf.BootstrapClusterRole = true
 	if !hf.Reachable && h.NotACM() {
 		// A plain Kubernetes (or OCM-less) API server: its OCM caches
 		// never sync, and the reason is not reachability.

@@ -415,7 +415,7 @@ func (e *executor) releaseFinalizer(ctx context.Context, a Action) error {
 				return err
 			}
 		}
-		for _, gvr := range []schemaGVR{SecretGVR, ServiceAccountGVR, ClusterRoleBindingGVR, KlusterletConfigGVR, NamespaceGVR} {
+		for _, gvr := range []schemaGVR{SecretGVR, ServiceAccountGVR, ClusterRoleBindingGVR, ClusterRoleGVR, KlusterletConfigGVR, NamespaceGVR} {
 			list, err := h.Dynamic.Resource(gvr).List(ctx, selector)
 			if err != nil {
 				return err

@@ -29,6 +29,9 @@ type Facts struct {
 	// ServiceAccount and Binding are the migration's bootstrap identity on the target.
 	ServiceAccount *corev1.ServiceAccount
 	Binding        *rbacv1.ClusterRoleBinding
+	// ClusterRole is the migration's own bootstrap ClusterRole, made only
+	// where the target has no OCM bootstrap ClusterRole.
+	ClusterRole *rbacv1.ClusterRole
 	Clusters       []ClusterFacts
 	// Denied names clusters an action of this reconcile was refused for by
 	// RBAC (confirmed by a SelfSubjectAccessReview), with the denial.

@@ -66,6 +66,8 @@ func observeClusters(f *Facts, source, target *informers.Hub) {
 		o.tgt = target.Informers()
 		f.ServiceAccount = getFrom[*corev1.ServiceAccount](o.tgt.OurServiceAccounts.GetStore(), f.BootstrapNamespace+"/"+ServiceAccountName(uid))
 		f.Binding = getFrom[*rbacv1.ClusterRoleBinding](o.tgt.OurBindings.GetStore(), ServiceAccountName(uid))
+		f.ClusterRole = getFrom[*rbacv1.ClusterRole](o.tgt.OurClusterRoles.GetStore(), ServiceAccountName(uid))
+		f.Target.BootstrapClusterRole = len(o.tgt.BootstrapRoles.GetStore().ListKeys()) > 0
 	}
 	for _, name := range f.Migration.Clusters() {
 		cf := ClusterFacts{Name: name}

@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/hubmigrate/hubmigrate/informers"
 )
 
 // evictionGracePeriod keeps the klusterlet from evicting the source hub's
@@ -35,8 +37,10 @@ func (p *planner) planInitializing(cf *ClusterFacts) {
 	switch {
 	case p.f.ServiceAccount == nil:
 		p.create(Target, cf.Name, ServiceAccountGVR, p.serviceAccount(), "the migration's bootstrap identity")
+	case p.f.Binding == nil && !p.f.Target.BootstrapClusterRole && p.f.ClusterRole == nil:
+		p.create(Target, cf.Name, ClusterRoleGVR, p.bootstrapClusterRole(), "the target has no OCM bootstrap ClusterRole: one with its rules")
 	case p.f.Binding == nil:
-		p.create(Target, cf.Name, ClusterRoleBindingGVR, p.binding(), "bind it to OCM's bootstrap role")
+		p.create(Target, cf.Name, ClusterRoleBindingGVR, p.binding(), "bind it to the bootstrap role")
 	case cf.Target.Anchor == nil:
 		p.create(Target, cf.Name, SecretGVR, p.scaffold("v1", "Secret", p.f.BootstrapNamespace, name), "the anchor of the cluster's token")
 	case cf.Source.BootstrapSecret == nil:
@@ -90,11 +94,30 @@ func (p *planner) serviceAccount() *unstructured.Unstructured {
 	return p.scaffold("v1", "ServiceAccount", p.f.BootstrapNamespace, ServiceAccountName(p.owner.UID))
 }
 
+// binding binds the bootstrap ServiceAccount to OCM's bootstrap ClusterRole,
+// or to the migration's own where the target has none (a binding's role
+// cannot change later, so it is decided when the binding is made).
 func (p *planner) binding() *unstructured.Unstructured {
 	crb := p.scaffold("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", ServiceAccountName(p.owner.UID))
-	crb.Object["roleRef"] = map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "open-cluster-management:bootstrap"}
+	role := informers.BootstrapClusterRole
+	if !p.f.Target.BootstrapClusterRole {
+		role = ServiceAccountName(p.owner.UID)
+	}
+	crb.Object["roleRef"] = map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}
 	crb.Object["subjects"] = []any{map[string]any{"kind": "ServiceAccount", "name": ServiceAccountName(p.owner.UID), "namespace": p.f.BootstrapNamespace}}
 	return crb
+}
+
+// bootstrapClusterRole has the rules of OCM's open-cluster-management:bootstrap
+// ClusterRole: what a klusterlet's bootstrap credential needs to register.
+// RBAC lets hubmigrate grant only what it holds, hence CSR create in its role.
+func (p *planner) bootstrapClusterRole() *unstructured.Unstructured {
+	role := p.scaffold("rbac.authorization.k8s.io/v1", "ClusterRole", "", ServiceAccountName(p.owner.UID))
+	role.Object["rules"] = []any{
+		map[string]any{"apiGroups": []any{"certificates.k8s.io"}, "resources": []any{"certificatesigningrequests"}, "verbs": []any{"create", "get", "list", "watch"}},
+		map[string]any{"apiGroups": []any{"cluster.open-cluster-management.io"}, "resources": []any{"managedclusters"}, "verbs": []any{"get", "create"}},
+	}
+	return role
 }
 
 // klusterletConfig copies the KlusterletConfig the cluster named before (if

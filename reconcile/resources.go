@@ -23,5 +23,6 @@ var (
 	ConfigMapGVR          = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	ServiceAccountGVR     = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
 	ClusterRoleBindingGVR = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
+	ClusterRoleGVR        = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
 	CSRGVR                = schema.GroupVersionResource{Group: "certificates.k8s.io", Version: "v1", Resource: "certificatesigningrequests"}
 )

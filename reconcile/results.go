@@ -34,7 +34,10 @@ func (p *planner) finish() {
 	if b := p.f.Binding; b != nil {
 		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleBindingGVR, b), Why: "the last cluster is terminal"})
 	}
-	if p.f.ServiceAccount != nil || p.f.Binding != nil || p.f.Migration.Object == nil {
+	if r := p.f.ClusterRole; r != nil {
+		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleGVR, r), Why: "the last cluster is terminal"})
+	}
+	if p.f.ServiceAccount != nil || p.f.Binding != nil || p.f.ClusterRole != nil || p.f.Migration.Object == nil {
 		return
 	}
 	data, _ := json.Marshal(results) // keys sorted: the same results, the same string
@@ -85,6 +88,9 @@ func (p *planner) removeStrayScaffolding() {
 	}
 	if b := p.f.Binding; b != nil {
 		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleBindingGVR, b), Why: "stray scaffolding of a terminal migration"})
+	}
+	if r := p.f.ClusterRole; r != nil {
+		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleGVR, r), Why: "stray scaffolding of a terminal migration"})
 	}
 }
 

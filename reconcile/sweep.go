@@ -25,6 +25,7 @@ var sweepKinds = []sweepKind{
 	{SecretGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurSecrets }, false},
 	{ServiceAccountGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurServiceAccounts }, false},
 	{ClusterRoleBindingGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurBindings }, false},
+	{ClusterRoleGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurClusterRoles }, false},
 	{KlusterletConfigGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.KlusterletConfigs }, false},
 	{KlusterletAddonConfigGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.KlusterletAddonConfigs }, true},
 	{ManagedClusterAddOnGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.Addons }, true},

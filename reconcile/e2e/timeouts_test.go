@@ -398,3 +398,37 @@ func waitCondition(t *testing.T, namespace, name, condType string, timeout time.
 	}), "%s/%s: condition %s True naming %v", namespace, name, condType, names)
 	return found
 }
+
+// A target without OCM's bootstrap ClusterRole: the migration makes one of
+// its own with the same rules, the agent bootstraps with it, and it is gone
+// with the rest of the scaffolding when the migration is done.
+func TestTargetWithoutOCMBootstrapRole(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"noocm-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	hub2Kube, _ := clients(t, "hub2")
+	ocm, err := hub2Kube.RbacV1().ClusterRoles().Get(ctx, "open-cluster-management:bootstrap", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, hub2Kube.RbacV1().ClusterRoles().Delete(ctx, ocm.Name, metav1.DeleteOptions{}))
+	defer func() {
+		_, err := hub2Kube.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ocm.Name}, Rules: ocm.Rules}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}()
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "noocm", from: "hub1", to: "hub2", clusters: clusters})
+	_, homeDyn := clients(t, "home")
+	var role *rbacv1.ClusterRole
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "noocm", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		role, err = hub2Kube.RbacV1().ClusterRoles().Get(ctx, reconcile.ServiceAccountName(m.GetUID()), metav1.GetOptions{})
+		return err == nil, nil
+	}), "the migration's own bootstrap ClusterRole")
+	assert.Equal(t, ocm.Rules, role.Rules, "the rules of OCM's")
+	m := waitMigrationPhase(t, "ops", "noocm", "Completed", 2*time.Minute)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+}
