@@ -116,8 +116,8 @@ type Informers struct {
 	// migration-UID label.
 	OurSecrets, OurServiceAccounts, OurBindings, OurClusterRoles cache.SharedIndexInformer
 	// BootstrapRoles holds OCM's bootstrap ClusterRole, if the hub has it.
-	BootstrapRoles cache.SharedIndexInformer
-	PreservedSecrets, PreservedConfigMaps       cache.SharedIndexInformer
+	BootstrapRoles                        cache.SharedIndexInformer
+	PreservedSecrets, PreservedConfigMaps cache.SharedIndexInformer
 }
 
 // Informers returns the hub's informers (creating them on first use).

@@ -32,7 +32,7 @@ type Facts struct {
 	// ClusterRole is the migration's own bootstrap ClusterRole, made only
 	// where the target has no OCM bootstrap ClusterRole.
 	ClusterRole *rbacv1.ClusterRole
-	Clusters       []ClusterFacts
+	Clusters    []ClusterFacts
 	// Denied names clusters an action of this reconcile was refused for by
 	// RBAC (confirmed by a SelfSubjectAccessReview), with the denial.
 	Denied map[string]string
