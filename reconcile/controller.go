@@ -314,9 +314,11 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if errors.As(err, &denied) && denied.Cluster != "" {
 		// A permanent RBAC denial is a fact for this reconcile: plan again
 		// with it, so the cluster fails (or rolls back) with reason Forbidden.
+		// Only that cluster's actions (and the records on the migration)
+		// are performed: the others' ran already from these same facts.
 		f.Denied = map[string]string{denied.Cluster: denied.Denial}
 		plan = PlanMigration(f)
-		err = c.perform(ctx, u, ex, plan)
+		err = c.perform(ctx, u, ex, plan.only(denied.Cluster))
 	}
 	if err != nil {
 		_ = c.writeStatus(ctx, u, plan)

@@ -234,3 +234,15 @@ func (p *planner) planDenied(cf *ClusterFacts, denial string) bool {
 		return true
 	}
 }
+
+// only is the plan cut to one cluster's actions and those on the migration.
+func (p Plan) only(cluster string) Plan {
+	out := p
+	out.Actions = nil
+	for _, a := range p.Actions {
+		if a.Cluster == cluster || a.Hub == Home {
+			out.Actions = append(out.Actions, a)
+		}
+	}
+	return out
+}
