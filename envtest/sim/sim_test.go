@@ -35,22 +35,12 @@ var (
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := envtest.Start(ctx, envtest.Options{})
+	w, s, err := sim.StartWorld(ctx, sim.Options{LeaseDuration: leaseDuration, AcceptedLag: 2 * time.Second}, "")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the test world:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	world = w
-	s, err := sim.New(sim.Hubs(w.Hub("hub1"), w.Hub("hub2")), sim.Options{LeaseDuration: leaseDuration, AcceptedLag: 2 * time.Second})
-	if err == nil {
-		err = s.Start(ctx)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the simulator:", err)
-		w.Stop()
-		os.Exit(1)
-	}
-	simulator = s
+	world, simulator = w, s
 	code := m.Run()
 	cancel()
 	w.Stop()

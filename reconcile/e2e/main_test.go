@@ -28,24 +28,13 @@ var (
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := envtest.Start(ctx, envtest.Options{})
+	// The home cluster is a hub too, as local-cluster.
+	w, s, err := sim.StartWorld(ctx, sim.Options{LeaseDuration: time.Second, AcceptedLag: 2 * time.Second}, informers.LocalCluster)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the test world:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	world = w
-	hubs := sim.Hubs(w.Hub("hub1"), w.Hub("hub2"), w.Home())
-	hubs[2].Name = informers.LocalCluster // the home cluster is a hub too
-	s, err := sim.New(hubs, sim.Options{LeaseDuration: time.Second, AcceptedLag: 2 * time.Second})
-	if err == nil {
-		err = s.Start(ctx)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the simulator:", err)
-		w.Stop()
-		os.Exit(1)
-	}
-	simulator = s
+	world, simulator = w, s
 	code := m.Run()
 	cancel()
 	w.Stop()
