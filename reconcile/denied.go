@@ -70,10 +70,18 @@ func accessNeeded(a Action, bootstrapNamespace string) []access {
 	return nil
 }
 
+// NamespaceTerminating reports whether a 403 is a refusal to create in a
+// namespace being deleted — the API server's (cause NamespaceTerminating) or
+// OCM's webhook's ("is being terminated"): transient, never an RBAC denial.
+func NamespaceTerminating(err error) bool {
+	return apierrors.IsForbidden(err) &&
+		(apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) || strings.Contains(err.Error(), "is being terminated"))
+}
+
 // confirmDenied asks each hub, as hubmigrate's identity, whether it may do
 // what the forbidden action needed. A "no" is an RBAC denial: permanent.
 func confirmDenied(ctx context.Context, hubs func(HubRole) *informers.Hub, a Action, forbidden error, bootstrapNamespace string) error {
-	if apierrors.HasStatusCause(forbidden, corev1.NamespaceTerminatingCause) || strings.Contains(forbidden.Error(), "is being terminated") {
+	if NamespaceTerminating(forbidden) {
 		return forbidden // the namespace goes away or comes back: retried
 	}
 	for _, need := range accessNeeded(a, bootstrapNamespace) {

@@ -146,17 +146,7 @@ func TestHubsThatCannotBeWorkedOn(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	_, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "hp-nosource", metav1.GetOptions{})
 	require.NoError(t, err, "held by its finalizer while the source cannot be seen")
-	require.NoError(t, retryOnConflict(func() error {
-		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "hp-nosource", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		anns := m.GetAnnotations()
-		anns[reconcile.AnnAbandon] = "true"
-		m.SetAnnotations(anns)
-		_, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Update(ctx, m, metav1.UpdateOptions{})
-		return err
-	}))
+	annotateMigration(t, "ops", "hp-nosource", reconcile.AnnAbandon, "true")
 	waitGone(t, "ops", "hp-nosource")
 
 	// The cluster was never claimed: no marker was ever written on it.

@@ -69,3 +69,23 @@ func TestDeleteMidRegistering(t *testing.T) {
 	_, err = simulator.WaitFor(ctx, "del-done", 30*time.Second, sim.JoinedTo("hub2"))
 	require.NoError(t, err)
 }
+
+// annotateMigration sets one annotation on a migration, as a user would.
+func annotateMigration(t *testing.T, namespace, name, key, value string) {
+	t.Helper()
+	_, dyn := clients(t, "home")
+	require.NoError(t, retryOnConflict(func() error {
+		m, err := dyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		anns := m.GetAnnotations()
+		if anns == nil {
+			anns = map[string]string{}
+		}
+		anns[key] = value
+		m.SetAnnotations(anns)
+		_, err = dyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Update(context.Background(), m, metav1.UpdateOptions{})
+		return err
+	}))
+}

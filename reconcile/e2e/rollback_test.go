@@ -48,20 +48,7 @@ func TestInitializingTimeoutRollsBack(t *testing.T) {
 		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "rb-init", metav1.GetOptions{})
 		return err == nil && len(m.GetFinalizers()) > 0, nil
 	}))
-	require.NoError(t, retryOnConflict(func() error {
-		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "rb-init", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		anns := m.GetAnnotations()
-		if anns == nil {
-			anns = map[string]string{}
-		}
-		anns[reconcile.AnnGlobalHubMigrationRequest] = "rollback"
-		m.SetAnnotations(anns)
-		_, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Update(ctx, m, metav1.UpdateOptions{})
-		return err
-	}))
+	annotateMigration(t, "ops", "rb-init", reconcile.AnnGlobalHubMigrationRequest, "rollback")
 	m := waitMigrationPhase(t, "ops", "rb-init", "Failed", 2*time.Minute)
 	homeKube, _ := clients(t, "home")
 	events, err := homeKube.CoreV1().Events("ops").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=rb-init"})

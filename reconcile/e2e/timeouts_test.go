@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
@@ -101,13 +102,24 @@ func TestDeployingTimeoutAndDeletion(t *testing.T) {
 	createMigration(t, migrationSpec{namespace: "ops", name: "dep-deleted", from: "hub1", to: "hub2", clusters: clusters[1:], stageTimeout: "5m"})
 	tokens := []string{captureToken(t, "ops", "dep-timeout", "dep-timeout"), captureToken(t, "ops", "dep-deleted", "dep-deleted")}
 
+	// A write into the Terminating namespace, as hubmigrate's identity, is a
+	// 403 that hubmigrate classifies as transient (not an RBAC denial).
+	productCfg, err := world.ProductConfig("hub2")
+	require.NoError(t, err)
+	product, err := kubernetes.NewForConfig(productCfg)
+	require.NoError(t, err)
+	_, err = product.CoreV1().Secrets("dep-timeout").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "probe"}}, metav1.CreateOptions{})
+	require.True(t, apierrors.IsForbidden(err), "a create in a Terminating namespace: %v", err)
+	assert.True(t, reconcile.NamespaceTerminating(err), "classified as transient: %v", err)
+
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 		return sourceLabel(t, "dep-deleted") == "Deploying", nil
 	}), "dep-deleted reaches Deploying")
 	time.Sleep(2 * time.Second) // it waits there, retrying
 	assert.Equal(t, "Deploying", sourceLabel(t, "dep-deleted"))
 	_, homeDyn := clients(t, "home")
-	deleted, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "dep-deleted", metav1.GetOptions{})
+	var deleted *unstructured.Unstructured
+	deleted, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "dep-deleted", metav1.GetOptions{})
 	require.NoError(t, err)
 	deleteMigration(t, "ops", "dep-deleted")
 	waitGone(t, "ops", "dep-deleted")
