@@ -42,12 +42,17 @@ func checkRegistrationCSR(csr *certificatesv1.CertificateSigningRequest, cred re
 	if csr.Spec.Username != cred.Username || types.UID(csr.Spec.UID) != cred.UID {
 		return fmt.Errorf("filed by %q (uid %s), not the migration's bootstrap identity", csr.Spec.Username, csr.Spec.UID)
 	}
-	// API servers before 1.30 record no credential id; where one is recorded
-	// it must be this cluster's token, so one member cannot register as another.
-	if ids := csr.Spec.Extra[credentialIDExtra]; len(ids) > 0 {
-		if len(ids) != 1 || cred.JTI == "" || ids[0] != "JTI="+cred.JTI {
-			return fmt.Errorf("filed with another token than %s's", cred.Cluster)
-		}
+	// The bootstrap ServiceAccount is shared by every cluster of the
+	// migration: only the credential id tells this cluster's token from
+	// another member's. Where the cluster's token has a jti the CSR must
+	// carry it (a legacy token, impersonation without extras or an API
+	// server before 1.30 records none, and is refused).
+	ids := csr.Spec.Extra[credentialIDExtra]
+	switch {
+	case cred.JTI != "" && len(ids) == 0:
+		return fmt.Errorf("no credential id: not provably filed with %s's token", cred.Cluster)
+	case len(ids) > 0 && (len(ids) != 1 || cred.JTI == "" || ids[0] != "JTI="+cred.JTI):
+		return fmt.Errorf("filed with another token than %s's", cred.Cluster)
 	}
 	if csr.Labels[LabelClusterName] != cred.Cluster {
 		return fmt.Errorf("label %s=%q", LabelClusterName, csr.Labels[LabelClusterName])

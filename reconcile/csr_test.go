@@ -70,9 +70,18 @@ func TestRegistrationCSRChecks(t *testing.T) {
 		{"only the cluster organization", func(r *x509.CertificateRequest, _ *certificatesv1.CertificateSigningRequest) {
 			r.Subject.Organization = []string{"system:open-cluster-management:c1"}
 		}, ""},
-		{"no API-server credential id (before 1.30)", func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) {
+		{"no credential id although the cluster's token has a jti", func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) {
+			// A legacy Secret-based token, impersonation without extras or an
+			// API server before 1.30: the shared bootstrap ServiceAccount
+			// would let one member register as another.
 			c.Spec.Extra = nil
-		}, ""},
+		}, "no credential id"},
+		{"two credential ids", func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) {
+			c.Spec.Extra[credentialIDExtra] = certificatesv1.ExtraValue{"JTI=jti-c1", "JTI=jti-c2"}
+		}, "another token"},
+		{"CN whose agent part holds a colon", func(r *x509.CertificateRequest, _ *certificatesv1.CertificateSigningRequest) {
+			r.Subject.CommonName = "system:open-cluster-management:c1:agent1:x"
+		}, "CN"},
 		{"wrong signer", func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) {
 			c.Spec.SignerName = "kubernetes.io/kube-apiserver-client-kubelet"
 		}, "signer"},
@@ -128,6 +137,17 @@ func TestRegistrationCSRChecks(t *testing.T) {
 	}
 }
 
+// A token without a jti (none is minted so today, but a hub may) cannot be
+// matched to a CSR: the checks then rest on the other fields.
+func TestTokenWithoutJTI(t *testing.T) {
+	cred := testCredential
+	cred.JTI = ""
+	csr := agentCSR(t, func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) { c.Spec.Extra = nil })
+	assert.NoError(t, checkRegistrationCSR(csr, cred))
+	csr = agentCSR(t, nil)
+	assert.Error(t, checkRegistrationCSR(csr, cred), "a credential id that cannot be matched is refused")
+}
+
 func TestTamperedRequestSignatureFails(t *testing.T) {
 	csr := agentCSR(t, nil)
 	block, _ := pem.Decode(csr.Spec.Request)
@@ -142,6 +162,12 @@ func TestCSRStates(t *testing.T) {
 	csr.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateDenied, Status: corev1.ConditionTrue}}
 	assert.False(t, csrPending(csr))
 	assert.True(t, csrRefused(csr))
+	csr.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateFailed, Status: corev1.ConditionTrue}}
+	assert.False(t, csrPending(csr), "a Failed CSR is not pending")
+	assert.True(t, csrRefused(csr))
+	csr.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}}
+	assert.False(t, csrPending(csr))
+	assert.False(t, csrRefused(csr))
 }
 
 // agentCSRFrom gives csr a fresh request with common name cn.

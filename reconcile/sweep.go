@@ -48,9 +48,8 @@ func (c *Controller) sweep(ctx context.Context) {
 		}
 		inf := h.Informers()
 		orphans := map[string]bool{} // migration UIDs found that no migration in the cache has
-		c.mu.Lock()
-		known := func(uid string) bool { _, ok := c.byUID[uid]; return ok }
-		c.mu.Unlock()
+		knownUIDs := c.knownMigrationUIDs()
+		known := func(uid string) bool { return knownUIDs[uid] }
 		type stray struct {
 			ref          Ref
 			copy         bool
@@ -120,6 +119,19 @@ func (c *Controller) sweep(ctx context.Context) {
 			logger.Info("swept an object whose migration no longer exists", "hub", name, "object", s.ref.String(), "migrationUID", uid)
 		}
 	}
+}
+
+// knownMigrationUIDs is a copy of the migrations the cache holds, taken
+// under the lock: the informer's handlers change the index while the sweep
+// runs (a concurrent map read and write aborts the process).
+func (c *Controller) knownMigrationUIDs() map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]bool, len(c.byUID))
+	for uid := range c.byUID {
+		out[uid] = true
+	}
+	return out
 }
 
 // deleteStray deletes with a UID precondition; a ManagedCluster is set to
