@@ -56,6 +56,17 @@ const (
 	// DeleteTargetCluster unaccepts the target copy, re-reads it live and
 	// deletes it (UID precondition).
 	DeleteTargetCluster ActionKind = "DeleteTargetCluster"
+	// DecideRollback writes the rollback decision (Object: the source
+	// ManagedCluster, resourceVersion-guarded). For a cluster in Registering
+	// it first lists the cluster's CSRs on the target live: one CN passing
+	// every check there (not yet in the cache) is committed instead — commit
+	// takes precedence — so it re-plans.
+	DecideRollback ActionKind = "DecideRollback"
+	// RevokeToken deletes a cluster's anchor Secret (Ref), which revokes its
+	// bootstrap token, after live reads show the token is no longer needed:
+	// the source says Rollbacking or Failed, or the target speaks for the
+	// cluster (Cleaning) and the source ManagedCluster is gone.
+	RevokeToken ActionKind = "RevokeToken"
 	// ReleaseFinalizer removes the migration's finalizer after live reads show
 	// no ManagedCluster marked by it and no scaffolding of it on either hub.
 	ReleaseFinalizer ActionKind = "ReleaseFinalizer"

@@ -112,7 +112,7 @@ func conditions(plan Plan, previous []any, now time.Time) []any {
 	}
 	if len(expiring) > 0 {
 		add(TokenNearExpiryCondition, true, "TokenNearExpiry",
-			"the bootstrap token of clusters not yet registered expires within "+tokenWarning.String()+" (they roll back at their stage timeout if they cannot register): "+strings.Join(expiring, ", "))
+			"the bootstrap token of clusters not yet registered expires within "+tokenWarning.String()+" (an uncommitted one rolls back at its stage timeout if it cannot register; a committed one must register before the token expires): "+strings.Join(expiring, ", "))
 	}
 	var trapped []string
 	for _, c := range clusters {

@@ -230,9 +230,15 @@ func (c *Controller) processNextItem(ctx context.Context) bool {
 		if requeue > 0 {
 			c.queue.AddAfter(key, requeue)
 		}
-	case IsReplan(err):
+	case onlyReplans(err):
+		// The world moved under the plan: look again soon, but with the
+		// same back-off as errors, so a wait that shows as a re-plan (a
+		// live check that keeps disagreeing) cannot spin.
 		klog.FromContext(ctx).V(2).Info("re-planning", "migration", key, "why", err.Error())
-		c.queue.AddAfter(key, 20*time.Millisecond)
+		c.queue.AddRateLimited(key)
+		if requeue > 0 {
+			c.queue.AddAfter(key, requeue)
+		}
 	default:
 		utilruntime.HandleErrorWithContext(ctx, err, "reconcile failed", "migration", key)
 		c.queue.AddRateLimited(key)
@@ -311,14 +317,22 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	ex := &executor{source: source, target: target, home: c.home, facts: f}
 	err = c.perform(ctx, u, ex, plan)
 	var denied *errDenied
-	if errors.As(err, &denied) && denied.Cluster != "" {
+	var collision *errCollision
+	cluster := ""
+	switch {
+	case errors.As(err, &denied) && denied.Cluster != "":
 		// A permanent RBAC denial is a fact for this reconcile: plan again
 		// with it, so the cluster fails (or rolls back) with reason Forbidden.
+		f.Denied, cluster = map[string]string{denied.Cluster: denied.Denial}, denied.Cluster
+	case errors.As(err, &collision):
+		// So is an object in the way that the caches do not hold.
+		f.Collisions, cluster = map[string]string{collision.Cluster: collision.Ref.String()}, collision.Cluster
+	}
+	if cluster != "" {
 		// Only that cluster's actions (and the records on the migration)
-		// are performed: the others' ran already from these same facts.
-		f.Denied = map[string]string{denied.Cluster: denied.Denial}
+		// are performed again: the others' ran already from these same facts.
 		plan = PlanMigration(f)
-		err = c.perform(ctx, u, ex, plan.only(denied.Cluster))
+		err = errors.Join(othersErrors(err, cluster), c.perform(ctx, u, ex, plan.only(cluster)))
 	}
 	if err != nil {
 		_ = c.writeStatus(ctx, u, plan)
@@ -333,15 +347,62 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	return plan.Requeue, nil
 }
 
-// perform executes a plan's actions in order, stopping at the first error,
-// and records their Events.
+// actionError is the error of one cluster's action ("" for the migration's
+// own and shared actions).
+type actionError struct {
+	cluster string
+	err     error
+}
+
+func (e *actionError) Error() string { return e.err.Error() }
+func (e *actionError) Unwrap() error { return e.err }
+
+// othersErrors are the errors of err that are not cluster's.
+func othersErrors(err error, cluster string) error {
+	var kept []error
+	for _, e := range flatten(err) {
+		var ae *actionError
+		if !errors.As(e, &ae) || ae.cluster != cluster {
+			kept = append(kept, e)
+		}
+	}
+	return errors.Join(kept...)
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+// perform executes a plan's actions in order and records their Events. The
+// clusters move on their own: an action that fails ends its cluster's turn
+// (its later actions wait for the next plan) but not the others'. A failed
+// action on the migration itself, or one all clusters share, ends the turn
+// of every cluster.
 func (c *Controller) perform(ctx context.Context, u *unstructured.Unstructured, ex *executor, plan Plan) error {
-	for _, a := range plan.Actions {
+	var errs []error
+	stopped := map[string]bool{}
+	done := make([]bool, len(plan.Actions))
+	for i, a := range plan.Actions {
+		if stopped[a.Cluster] {
+			continue
+		}
 		err := ex.execute(ctx, a)
 		metrics.Actions.WithLabelValues(string(a.Kind), resultOf(err)).Inc()
 		if err != nil {
-			return err
+			errs = append(errs, &actionError{cluster: a.Cluster, err: err})
+			if a.Cluster == "" || a.Hub == Home {
+				break
+			}
+			stopped[a.Cluster] = true
+			continue
 		}
+		done[i] = true
 		if a.Event != "" && c.recorder != nil && a.Hub != Home {
 			kind := corev1.EventTypeNormal
 			if a.Event == "MarkerCorrected" {
@@ -354,12 +415,23 @@ func (c *Controller) perform(ctx context.Context, u *unstructured.Unstructured, 
 			c.recorder.Eventf(u, kind, a.Event, "%s: %s", target, a.Why)
 		}
 	}
-	for _, a := range plan.Actions {
-		if a.Event != "" && c.recorder != nil && a.Hub == Home {
+	for i, a := range plan.Actions {
+		if done[i] && a.Event != "" && c.recorder != nil && a.Hub == Home {
 			c.recorder.Eventf(u, corev1.EventTypeNormal, a.Event, "%s", a.Why)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// onlyReplans: every error in err asks for a new plan.
+func onlyReplans(err error) bool {
+	errs := flatten(err)
+	for _, e := range errs {
+		if !IsReplan(e) {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 // resultOf names a reconcile's or an action's outcome for the metrics.

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,9 +38,20 @@ func (e *errReplan) Error() string { return "re-plan: " + e.why }
 
 // IsReplan reports whether err asks for a new plan rather than a back-off.
 func IsReplan(err error) bool {
-	_, ok := err.(*errReplan)
-	return ok
+	var r *errReplan
+	return errors.As(err, &r)
 }
+
+// errCollision: an object not made by this migration stands at the name of
+// a cluster's copy or scaffolding on a hub, unseen by the caches (they hold
+// only labelled Secrets and ConfigMaps). It is a fact for the planner: the
+// cluster fails with CopyCollision instead of retrying for ever.
+type errCollision struct {
+	Cluster string
+	Ref     Ref
+}
+
+func (e *errCollision) Error() string { return e.Ref.String() + " exists and is not this migration's" }
 
 func (e *executor) hub(role HubRole) *informers.Hub {
 	if role == Source {
@@ -98,6 +110,10 @@ func (e *executor) execute(ctx context.Context, a Action) error {
 		err = e.restore(ctx, a)
 	case DeleteTargetCluster:
 		err = unacceptAndDelete(ctx, e.target, a.Ref, e.facts.Migration.Owner.String())
+	case DecideRollback:
+		err = e.decideRollback(ctx, a)
+	case RevokeToken:
+		err = e.revokeToken(ctx, a)
 	default:
 		err = fmt.Errorf("unknown action %s", a.Kind)
 	}
@@ -110,6 +126,11 @@ func (e *executor) execute(ctx context.Context, a Action) error {
 			logger.Info("forbidden by RBAC, confirmed by a SelfSubjectAccessReview", "kind", a.Kind, "denial", denied.Denial)
 			return denied
 		}
+	}
+	var collision *errCollision
+	if errors.As(err, &collision) {
+		logger.Info("an object not made by this migration stands at a name it needs", "object", collision.Ref.String())
+		return collision
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", a, err)
@@ -131,6 +152,9 @@ func (e *executor) create(ctx context.Context, h *informers.Hub, a Action) error
 	}
 	if label(existing, LabelMigrationUID) == string(e.facts.Migration.Owner.UID) || annotation(existing, AnnOwner) == e.facts.Migration.Owner.String() {
 		return nil
+	}
+	if a.Cluster != "" {
+		return &errCollision{Cluster: a.Cluster, Ref: a.Ref}
 	}
 	return &errReplan{why: a.Ref.String() + " exists and is not this migration's"}
 }
@@ -223,9 +247,11 @@ func (e *executor) commit(ctx context.Context, a Action) error {
 	if err != nil {
 		return err
 	}
-	cf := e.cluster(a.Cluster)
-	cred, ok := (&planner{f: e.facts, owner: e.facts.Migration.Owner}).credential(cf)
-	if !ok || !csrPending(csr) || checkRegistrationCSR(csr, cred) != nil {
+	cred, err := e.liveCredential(ctx, a.Cluster)
+	if err != nil {
+		return err
+	}
+	if !csrPending(csr) || checkRegistrationCSR(csr, cred) != nil {
 		return &errReplan{why: "CSR " + csr.Name + " no longer passes the checks"}
 	}
 	leaseRV, workRV := "absent", "absent"
@@ -259,11 +285,14 @@ func (e *executor) approve(ctx context.Context, a Action) error {
 	if err != nil {
 		return err
 	}
-	cred, ok := (&planner{f: e.facts, owner: e.facts.Migration.Owner}).credential(e.cluster(a.Cluster))
 	if !csrPending(csr) {
 		return nil
 	}
-	if !ok || checkRegistrationCSR(csr, cred) != nil {
+	cred, err := e.liveCredential(ctx, a.Cluster)
+	if err != nil {
+		return err
+	}
+	if checkRegistrationCSR(csr, cred) != nil {
 		return &errReplan{why: "CSR " + csr.Name + " no longer passes the checks"}
 	}
 	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
@@ -438,4 +467,85 @@ func (e *executor) releaseFinalizer(ctx context.Context, a Action) error {
 		return nil
 	}
 	return err
+}
+
+// liveCredential is the cluster's registration credential with the
+// bootstrap ServiceAccount's UID read live: a ServiceAccount deleted and
+// re-created under the same name is another identity.
+func (e *executor) liveCredential(ctx context.Context, cluster string) (registrationCredential, error) {
+	cred, ok := (&planner{f: e.facts, owner: e.facts.Migration.Owner}).credential(e.cluster(cluster))
+	if !ok {
+		return cred, &errReplan{why: "the bootstrap identity of " + cluster + " is not known"}
+	}
+	sa, err := e.target.Kube.CoreV1().ServiceAccounts(e.facts.BootstrapNamespace).Get(ctx, ServiceAccountName(e.facts.Migration.Owner.UID), metav1.GetOptions{})
+	if err != nil {
+		return cred, err
+	}
+	if sa.UID != cred.UID {
+		return cred, &errReplan{why: "the bootstrap ServiceAccount was replaced"}
+	}
+	return cred, nil
+}
+
+// decideRollback writes the rollback decision. A cluster in Registering may
+// have a CSR on the API server that the cache has not shown yet: the CSRs
+// are listed live, and one CN passing every check is committed instead.
+func (e *executor) decideRollback(ctx context.Context, a Action) error {
+	if hasAnnotation(a.Object, AnnOriginalHubAcceptsClient) {
+		if e.target == nil {
+			return fmt.Errorf("the target cannot be seen: a CSR there could take precedence")
+		}
+		list, err := e.target.Kube.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{LabelSelector: LabelClusterName + "=" + a.Cluster})
+		if err != nil {
+			return err
+		}
+		if len(list.Items) > 0 {
+			cred, err := e.liveCredential(ctx, a.Cluster)
+			if err != nil && !IsReplan(err) && !apierrors.IsNotFound(err) {
+				return err
+			}
+			if err == nil {
+				var csrs []*certificatesv1.CertificateSigningRequest
+				for i := range list.Items {
+					csrs = append(csrs, &list.Items[i])
+				}
+				cns := map[string]bool{}
+				for _, csr := range passingCSRs(csrs, cred) {
+					cns[csrCommonName(csr)] = true
+				}
+				if len(cns) == 1 {
+					return &errReplan{why: "a CSR of " + a.Cluster + " that passes every check is on the target: commit takes precedence"}
+				}
+			}
+		}
+	}
+	_, err := e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, a.Object, metav1.UpdateOptions{})
+	return err
+}
+
+// revokeToken deletes the anchor Secret once live reads show the token is
+// not needed any more: the cluster is rolling back (or failed) by this
+// migration, or the target speaks for it and the source ManagedCluster is
+// gone (the agent uses the target's own credential then).
+func (e *executor) revokeToken(ctx context.Context, a Action) error {
+	owner := e.facts.Migration.Owner.String()
+	if e.source != nil {
+		src, err := e.source.Dynamic.Resource(ManagedClusterGVR).Get(ctx, a.Cluster, metav1.GetOptions{})
+		switch {
+		case err == nil && annotation(src, AnnOwner) == owner && (Phase(label(src, LabelPhase)) == Rollbacking || Phase(label(src, LabelPhase)) == Failed):
+			return e.delete(ctx, e.target, a.Ref)
+		case err == nil:
+			return &errReplan{why: "the token of " + a.Cluster + " is still needed: its source ManagedCluster is there"}
+		case !apierrors.IsNotFound(err):
+			return err
+		}
+	}
+	tgt, err := e.target.Dynamic.Resource(ManagedClusterGVR).Get(ctx, a.Cluster, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if err != nil || annotation(tgt, AnnOwner) != owner || !hasAnnotation(tgt, AnnCommitted) {
+		return &errReplan{why: "the target does not speak for " + a.Cluster}
+	}
+	return e.delete(ctx, e.target, a.Ref)
 }

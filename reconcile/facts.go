@@ -36,9 +36,17 @@ type Facts struct {
 	// Denied names clusters an action of this reconcile was refused for by
 	// RBAC (confirmed by a SelfSubjectAccessReview), with the denial.
 	Denied map[string]string
-	// PlacementDecisions are the source's decisions of the migration's
-	// Placement (all namespaces), while its cluster list is not yet resolved.
+	// Collisions names clusters a create of this reconcile found an object
+	// not made by this migration in the way of (unseen by the caches), with
+	// that object.
+	Collisions map[string]string
+	// PlacementDecisions are the source's decisions labelled with the
+	// migration's Placement (all namespaces), while its cluster list is not
+	// yet resolved; the planner counts only those the Placement owns.
 	PlacementDecisions []*unstructured.Unstructured
+	// Placements are the source's Placements of that name (all namespaces),
+	// at the same time: a decision belongs to the one in its namespace.
+	Placements []*unstructured.Unstructured
 }
 
 // MigrationFacts is the migration object.

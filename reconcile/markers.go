@@ -30,11 +30,15 @@ const (
 	AnnPhaseSince               = Prefix + "phase-since"
 	AnnKlusterletWorkGeneration = Prefix + "klusterlet-work-generation"
 	AnnCommitted                = Prefix + "committed"
-	AnnCommitLeaseRV            = Prefix + "commit-lease-rv"
-	AnnCommitWorkRV             = Prefix + "commit-work-rv"
-	AnnRestoreLeaseRV           = Prefix + "restore-lease-rv"
-	AnnRestoredAt               = Prefix + "restored-at"
-	AnnReason                   = Prefix + "reason"
+	// AnnCommitCN is the committed CSR's CN, written with committed: later
+	// CSRs of an agent that restarted before using its certificate are
+	// approved by it, even once the committed CSR is gone.
+	AnnCommitCN       = Prefix + "commit-cn"
+	AnnCommitLeaseRV  = Prefix + "commit-lease-rv"
+	AnnCommitWorkRV   = Prefix + "commit-work-rv"
+	AnnRestoreLeaseRV = Prefix + "restore-lease-rv"
+	AnnRestoredAt     = Prefix + "restored-at"
+	AnnReason         = Prefix + "reason"
 	// AnnOriginalHubAcceptsClient holds the source's hubAcceptsClient before
 	// the Registering write; its presence says the source was unaccepted.
 	AnnOriginalHubAcceptsClient = Prefix + "original-hub-accepts-client"
@@ -77,7 +81,7 @@ const (
 
 // inFlightAnnotations are dropped from the target ManagedCluster at handover.
 var inFlightAnnotations = []string{
-	AnnPhaseSince, AnnKlusterletWorkGeneration, AnnCommitted, AnnCommitLeaseRV, AnnCommitWorkRV,
+	AnnPhaseSince, AnnKlusterletWorkGeneration, AnnCommitted, AnnCommitCN, AnnCommitLeaseRV, AnnCommitWorkRV,
 	AnnRestoreLeaseRV, AnnRestoredAt, AnnOriginalHubAcceptsClient, AnnOriginalKlusterletConfig, AnnGlobalHubMigrating,
 }
 

@@ -34,8 +34,8 @@ type ClusterOutcome struct {
 	// Such a cluster cannot be rolled back (or is being); it keeps trying
 	// and the StageTimeoutExceeded condition (and alert) names it.
 	Overdue bool
-	// TokenExpiring: not yet committed, and the bootstrap token it must
-	// register with expires within tokenWarning (or has).
+	// TokenExpiring: not yet registered (committed or not), and the
+	// bootstrap token it must register with expires within tokenWarning (or has).
 	TokenExpiring bool
 }
 
@@ -124,6 +124,9 @@ func (p *planner) planCluster(cf *ClusterFacts) {
 		return
 	}
 	if denial, ok := p.f.Denied[cf.Name]; ok && p.planDenied(cf, denial) {
+		return
+	}
+	if _, ok := p.f.Collisions[cf.Name]; ok && p.planCollision(cf) {
 		return
 	}
 	switch {
@@ -229,10 +232,34 @@ func (p *planner) planDenied(cf *ClusterFacts, denial string) bool {
 	switch phase := Phase(label(src, LabelPhase)); phase {
 	case Rollbacking, Failed, Cleaning, Completed:
 		return false
+	case Registering:
+		if p.commitPending(cf) {
+			// Commit takes precedence over a rollback, this one included.
+			return false
+		}
+		p.decideRollback(cf, phase, "Forbidden")
+		return true
 	default:
 		p.decideRollback(cf, phase, "Forbidden")
 		return true
 	}
+}
+
+// planCollision handles an object not made by this migration found in the
+// way of a create (one the caches do not hold, like a Secret without the
+// preserve label at a preserved Secret's name): the same permanent failure
+// as Deploying's collision check, for a cluster that can still roll back.
+func (p *planner) planCollision(cf *ClusterFacts) bool {
+	src := cf.Source.MC
+	if !p.ours(src) || hasAnnotation(src, AnnCommitted) {
+		return false
+	}
+	switch phase := Phase(label(src, LabelPhase)); phase {
+	case Initializing, Deploying:
+		p.decideRollback(cf, phase, "CopyCollision")
+		return true
+	}
+	return false
 }
 
 // only is the plan cut to one cluster's actions and those on the migration.

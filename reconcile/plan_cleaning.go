@@ -27,6 +27,13 @@ func (p *planner) planCleaning(cf *ClusterFacts) {
 		return
 	}
 	if src != nil {
+		if !availableOn(tgt) {
+			// The executor checks this live before deleting (rule 5); until
+			// the cache shows it there is nothing to try (a copy whose agent
+			// is away would re-plan for as long as it is away).
+			p.outcome(cf.Name, Cleaning, "waiting for the cluster to be available on the target before it leaves the source")
+			return
+		}
 		if src.GetDeletionTimestamp() == nil {
 			p.act(Action{Kind: DeleteSourceCluster, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Why: "registered on the target"})
 		}
@@ -34,7 +41,7 @@ func (p *planner) planCleaning(cf *ClusterFacts) {
 		return
 	}
 	if a := cf.Target.Anchor; a != nil {
-		p.act(Action{Kind: Delete, Hub: Target, Cluster: cf.Name, Ref: RefOf(SecretGVR, a), Why: "revoke the cluster's token"})
+		p.act(Action{Kind: RevokeToken, Hub: Target, Cluster: cf.Name, Ref: RefOf(SecretGVR, a), Why: "revoke the cluster's token"})
 		p.outcome(cf.Name, Cleaning, "")
 		return
 	}
@@ -137,6 +144,11 @@ func (p *planner) handOver(cf *ClusterFacts) bool {
 	}
 	release(ManagedClusterGVR, tgt.MC, true, inFlightAnnotations)
 	return planned
+}
+
+// availableOn: accepted, joined and available on that hub.
+func availableOn(mc *unstructured.Unstructured) bool {
+	return mc != nil && hubAcceptsClient(mc) && conditionTrue(mc, "ManagedClusterJoined") && conditionTrue(mc, "ManagedClusterConditionAvailable")
 }
 
 func hasAnyAnnotation(obj metaObject, keys []string) bool {

@@ -28,7 +28,7 @@ func TestPlanRBACDenial(t *testing.T) {
 		{
 			name:  "a scaffolding write is denied in Initializing: the rollback decision, reason Forbidden",
 			world: func(*testing.T) *world { return newWorld().claimed(Initializing, nil) },
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"DecideRollback source managedclusters c1"},
 			phase: Initializing, reason: "Forbidden",
 		},
 		{
@@ -37,6 +37,14 @@ func TestPlanRBACDenial(t *testing.T) {
 				return newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"}).csr(t, "c1-aaa", nil)
 			},
 			want:  []string{"Approve target certificatesigningrequests c1-aaa"},
+			phase: Registering,
+		},
+		{
+			name: "denied in Registering while a CSR that passes every check is pending: committed (commit takes precedence)",
+			world: func(t *testing.T) *world {
+				return newWorld().registering(nil).csr(t, "c1-aaa", nil)
+			},
+			want:  []string{"Commit source certificatesigningrequests c1-aaa"},
 			phase: Registering,
 		},
 		{

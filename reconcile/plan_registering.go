@@ -49,7 +49,7 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 		p.outcomeFailed(cf.Name, Registering, "AmbiguousRegistration", "more than one pending CN for the cluster: approving none")
 	case len(passing) == 1 || len(cns) == 1:
 		csr := passing[0]
-		obj, _ := withMarkers(src, nil, map[string]string{AnnCommitted: csr.Name + "/" + string(csr.UID)}, nil, nil)
+		obj, _ := withMarkers(src, nil, map[string]string{AnnCommitted: csr.Name + "/" + string(csr.UID), AnnCommitCN: csrCommonName(csr)}, nil, nil)
 		p.act(Action{Kind: Commit, Hub: Source, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Object: obj, Why: "commit: a CSR passes every check", Event: "ClusterCommitted"})
 		p.outcome(cf.Name, Registering, "")
 	case p.f.Migration.Deleting:
@@ -61,6 +61,24 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 	default:
 		p.outcome(cf.Name, Registering, "waiting for the agent's CSR on the target")
 	}
+}
+
+// commitPending: the cluster waits in Registering with exactly one pending
+// CN passing every check — it is committed next, whatever else happens.
+func (p *planner) commitPending(cf *ClusterFacts) bool {
+	src := cf.Source.MC
+	if !hasAnnotation(src, AnnOriginalHubAcceptsClient) || hasAnnotation(src, AnnCommitted) {
+		return false
+	}
+	cred, ok := p.credential(cf)
+	if !ok {
+		return false
+	}
+	cns := map[string]bool{}
+	for _, csr := range passingCSRs(cf.Target.CSRs, cred) {
+		cns[csrCommonName(csr)] = true
+	}
+	return len(cns) == 1
 }
 
 // passingCSRs are the pending CSRs that pass every check, oldest first.
@@ -116,9 +134,11 @@ func (p *planner) planCommitted(cf *ClusterFacts) {
 	p.mirrorLabel(cf, Registering)
 	committedName, committedUID, _ := strings.Cut(annotation(src, AnnCommitted), "/")
 	cred, credOK := p.credential(cf)
-	cn := ""
+	// The commit records the CN; a commit written before it did is read
+	// from the committed CSR while the cache still holds it.
+	cn := annotation(src, AnnCommitCN)
 	for _, csr := range cf.Target.CSRs {
-		if csr.Name == committedName && csr.UID == types.UID(committedUID) {
+		if cn == "" && csr.Name == committedName && csr.UID == types.UID(committedUID) {
 			cn = csrCommonName(csr)
 		}
 	}

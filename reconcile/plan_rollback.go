@@ -13,7 +13,7 @@ func (p *planner) decideRollback(cf *ClusterFacts, phase Phase, reason string) {
 	src := cf.Source.MC
 	obj, _ := withMarkers(src, map[string]string{LabelPhase: string(Rollbacking)},
 		map[string]string{AnnReason: reason, AnnPhaseSince: p.now()}, nil, nil)
-	p.act(Action{Kind: Update, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Object: obj,
+	p.act(Action{Kind: DecideRollback, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Object: obj,
 		Why: "roll back: " + reason, Event: "ClusterRollingBack"})
 	p.outcomeFailed(cf.Name, phase, reason, "rolling back")
 }
@@ -137,7 +137,7 @@ func (p *planner) deleteCopiesAndScaffolding(cf *ClusterFacts) bool {
 		p.act(Action{Kind: Delete, Hub: hub, Cluster: cf.Name, Ref: Ref{GVR: gvr, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: typesUID(uid)}, Why: "rolling back"})
 	}
 	if a := cf.Target.Anchor; a != nil {
-		del(Target, SecretGVR, a, string(a.UID))
+		p.act(Action{Kind: RevokeToken, Hub: Target, Cluster: cf.Name, Ref: RefOf(SecretGVR, a), Why: "rolling back: revoke the cluster's token"})
 	}
 	tgt := cf.Target
 	if p.ours(tgt.MC) {

@@ -218,7 +218,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.f.Now = testNow.Add(5 * time.Minute)
 				return w
 			},
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"DecideRollback source managedclusters c1"},
 			phase: Initializing,
 			check: func(t *testing.T, p Plan) {
 				obj := p.Actions[0].Object
@@ -244,7 +244,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.f.Now = testNow.Add(20 * time.Minute)
 				return w
 			},
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"DecideRollback source managedclusters c1"},
 			phase: Registering,
 			check: func(t *testing.T, p Plan) {
 				assert.Equal(t, "RegisteringTimeout", p.Actions[0].Object.GetAnnotations()[AnnReason])
@@ -305,7 +305,7 @@ func TestPlanForwardPath(t *testing.T) {
 			world: func(t *testing.T) *world {
 				return rollingBack(t, map[string]string{AnnRestoredAt: "2026-11-29T11:59:30Z", AnnRestoreLeaseRV: "300"}, targetUnaccepted, sourceLease("301"))
 			},
-			want: []string{"Delete target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1",
+			want: []string{"RevokeToken target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1",
 				"Delete source secrets hubmigrate-c1-1234abcd", "Delete source klusterletconfigs hubmigrate-c1-1234abcd"},
 			phase: Rollbacking,
 		},
@@ -331,7 +331,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w := failedWithStrayCopy(t)
 				return w
 			},
-			want:  []string{"Delete target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1", "Update home managedclustermigrations move"},
+			want:  []string{"RevokeToken target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1", "Update home managedclustermigrations move"},
 			phase: Failed,
 		},
 		{
@@ -341,7 +341,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.f.Migration.Annotations[AnnResults] = `{"c1":"Failed:RegisteringTimeout"}`
 				return w
 			},
-			want:  []string{"Delete target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1"},
+			want:  []string{"RevokeToken target secrets hubmigrate-c1-1234abcd", "DeleteTargetCluster target managedclusters c1"},
 			phase: Failed,
 		},
 		{
@@ -361,7 +361,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.f.Migration.Deleting = true
 				return w
 			},
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"DecideRollback source managedclusters c1"},
 			phase: Initializing,
 			check: func(t *testing.T, p Plan) {
 				assert.Equal(t, "MigrationDeleted", p.Actions[0].Object.GetAnnotations()[AnnReason])
@@ -420,7 +420,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.c().Target.MC = mc("c1", true, nil, nil)
 				return w
 			},
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"DecideRollback source managedclusters c1"},
 			phase: Deploying,
 			check: func(t *testing.T, p Plan) {
 				assert.Equal(t, "CopyCollision", p.Clusters[0].Reason)
@@ -437,7 +437,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.c().Target.Migrated.Secrets = []*corev1.Secret{{ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "c1"}}}
 				return w
 			},
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"DecideRollback source managedclusters c1"},
 			phase: Deploying,
 			check: func(t *testing.T, p Plan) { assert.Equal(t, "CopyCollision", p.Clusters[0].Reason) },
 		},
@@ -530,7 +530,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.f.Now = testNow.Add(20 * time.Minute)
 				return w
 			},
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"DecideRollback source managedclusters c1"},
 			phase: Registering,
 			check: func(t *testing.T, p Plan) {
 				assert.Equal(t, "Rollbacking", p.Actions[0].Object.GetLabels()[LabelPhase])
@@ -544,7 +544,7 @@ func TestPlanForwardPath(t *testing.T) {
 				w.f.Now = testNow.Add(20 * time.Minute)
 				return w
 			},
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"DecideRollback source managedclusters c1"},
 			phase: Registering,
 		},
 		{
@@ -619,7 +619,7 @@ func TestPlanForwardPath(t *testing.T) {
 		{
 			name:  "Cleaning: source gone, then the anchor (revoking the token)",
 			world: func(t *testing.T) *world { return cleaning(t, sourceGone) },
-			want:  []string{"Delete target secrets hubmigrate-c1-1234abcd"},
+			want:  []string{"RevokeToken target secrets hubmigrate-c1-1234abcd"},
 			phase: Cleaning,
 		},
 		{
@@ -837,12 +837,10 @@ func TestPlanResolvesPlacementOnce(t *testing.T) {
 	w.f.Migration.Listed, w.f.Migration.PlacementRef = nil, "prod"
 	w.f.Migration.Object = completed(t).f.Migration.Object
 	w.f.Clusters = nil
+	// Decisions the Placement owns (plan_placement_test.go: only those count).
+	w.f.Placements = []*unstructured.Unstructured{placement("a", "prod", "uid-a"), placement("b", "prod", "uid-b")}
 	pd := func(ns string, names ...string) *unstructured.Unstructured {
-		var ds []any
-		for _, n := range names {
-			ds = append(ds, map[string]any{"clusterName": n})
-		}
-		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "prod-decision-1", "namespace": ns}, "status": map[string]any{"decisions": ds}}}
+		return decision(ns, "prod-decision-1", "prod", []owner{placementOwner("prod", "uid-"+ns)}, names...)
 	}
 	p := PlanMigration(&w.f)
 	assert.Empty(t, p.Actions, "no decisions: wait, never an empty list")

@@ -88,7 +88,7 @@ func (p *planner) planned(c, event string) bool {
 // controller was away for long.
 const tokenWarning = 5 * time.Minute
 
-// checkToken marks a cluster not yet committed whose bootstrap token expires
+// checkToken marks a cluster not yet registered whose bootstrap token expires
 // within tokenWarning, and asks to be woken when it will.
 func (p *planner) checkToken(cf *ClusterFacts, o *ClusterOutcome) {
 	src, secret := cf.Source.MC, cf.Source.BootstrapSecret
@@ -97,7 +97,9 @@ func (p *planner) checkToken(cf *ClusterFacts, o *ClusterOutcome) {
 	default:
 		return
 	}
-	if secret == nil || !p.ours(src) || hasAnnotation(src, AnnCommitted) {
+	// A committed cluster still needs the token until it has registered:
+	// its agent files again with it after a restart.
+	if secret == nil || !p.ours(src) {
 		return
 	}
 	token, err := bootstrapToken(secret)

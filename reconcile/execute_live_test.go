@@ -1,0 +1,114 @@
+package reconcile
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	"github.com/hubmigrate/hubmigrate/informers"
+)
+
+// The executor's live re-reads (SPEC rule 5), each against what the cache
+// does not show yet. Fakes stand for the API servers here; the same steps
+// run on real ones in reconcile/e2e.
+
+func fakeHub(name string, kubeObjs []runtime.Object, dynObjs ...runtime.Object) *informers.Hub {
+	scheme := runtime.NewScheme()
+	_ = corev1.AddToScheme(scheme)
+	lists := map[schema.GroupVersionResource]string{
+		ManagedClusterGVR: "ManagedClusterList", ManifestWorkGVR: "ManifestWorkList", SecretGVR: "SecretList",
+	}
+	return &informers.Hub{Name: name, Kube: kubefake.NewClientset(kubeObjs...),
+		Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, lists, dynObjs...)}
+}
+
+func liveSA() *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ServiceAccountName(testOwner.UID), Namespace: "open-cluster-management", UID: "sa-uid"}}
+}
+
+// A CSR that passes every check reached the target's API server, but not the
+// cache, when the Registering deadline passed: the rollback decision must not
+// be written (commit takes precedence).
+func TestDecideRollbackSeesALiveCSR(t *testing.T) {
+	w := newWorld().registering(nil)
+	passing := agentCSR(t, nil)
+	passing.Spec.Username = "system:serviceaccount:open-cluster-management:" + ServiceAccountName(testOwner.UID)
+	passing.Spec.UID = "sa-uid"
+	src := w.c().Source.MC.DeepCopy()
+	source := fakeHub("hub1", nil, src)
+	target := fakeHub("hub2", []runtime.Object{passing, liveSA()})
+	w.f.Now = testNow.Add(20 * 60e9)
+	p := PlanMigration(&w.f)
+	require.Equal(t, []string{"DecideRollback source managedclusters c1"}, describe(p.Actions), "the cache shows no CSR")
+
+	ex := &executor{source: source, target: target, facts: &w.f}
+	err := ex.execute(context.Background(), p.Actions[0])
+	assert.True(t, IsReplan(err), "re-plan, not roll back: %v", err)
+	live, err := source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "Registering", live.GetLabels()[LabelPhase], "no rollback decision written")
+
+	// Without it, the decision is written.
+	target = fakeHub("hub2", []runtime.Object{liveSA()})
+	ex = &executor{source: source, target: target, facts: &w.f}
+	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
+	live, err = source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "Rollbacking", live.GetLabels()[LabelPhase])
+}
+
+// The commit compares the CSR's ServiceAccount UID with the live one: a
+// ServiceAccount deleted and re-created under the same name is another
+// identity, whatever the cache says.
+func TestCommitReadsTheServiceAccountLive(t *testing.T) {
+	w := newWorld().registering(nil).csr(t, "c1-aaa", nil)
+	p := PlanMigration(&w.f)
+	require.Equal(t, []string{"Commit source certificatesigningrequests c1-aaa"}, describe(p.Actions))
+	csr := w.c().Target.CSRs[0].DeepCopy()
+	replaced := liveSA()
+	replaced.UID = "new-sa-uid"
+	source := fakeHub("hub1", nil, w.c().Source.MC.DeepCopy())
+	ex := &executor{source: source, target: fakeHub("hub2", []runtime.Object{csr, replaced}), facts: &w.f}
+	err := ex.execute(context.Background(), p.Actions[0])
+	assert.True(t, IsReplan(err), "%v", err)
+	live, _ := source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
+	assert.NotContains(t, live.GetAnnotations(), AnnCommitted)
+
+	ex = &executor{source: source, target: fakeHub("hub2", []runtime.Object{csr, liveSA()}), facts: &w.f}
+	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
+	live, _ = source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
+	assert.Equal(t, "c1-aaa/uid-c1-aaa", live.GetAnnotations()[AnnCommitted])
+}
+
+// Revoking the token is not undone: the anchor goes only once live reads
+// show the token is not needed — never while the source ManagedCluster
+// (which the cache may have lost) still holds the cluster.
+func TestRevokeTokenReadsTheHubsLive(t *testing.T) {
+	w := cleaning(t, sourceGone)
+	p := PlanMigration(&w.f)
+	require.Equal(t, []string{"RevokeToken target secrets " + scaffold}, describe(p.Actions))
+	anchor := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": scaffold, "namespace": "open-cluster-management", "uid": "anchor-uid"}}}
+	stillThere := newWorld().registering(nil).c().Source.MC
+	tgt := w.c().Target.MC.DeepCopy()
+
+	target := fakeHub("hub2", nil, anchor.DeepCopy(), tgt)
+	ex := &executor{source: fakeHub("hub1", nil, stillThere), target: target, facts: &w.f}
+	assert.True(t, IsReplan(ex.execute(context.Background(), p.Actions[0])))
+	_, err := target.Dynamic.Resource(SecretGVR).Namespace("open-cluster-management").Get(context.Background(), scaffold, metav1.GetOptions{})
+	assert.NoError(t, err, "the anchor is kept while the source holds the cluster")
+
+	ex = &executor{source: fakeHub("hub1", nil), target: target, facts: &w.f}
+	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
+	_, err = target.Dynamic.Resource(SecretGVR).Namespace("open-cluster-management").Get(context.Background(), scaffold, metav1.GetOptions{})
+	assert.Error(t, err, "revoked once the source is gone and the target speaks")
+}
