@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -115,7 +116,8 @@ func prepare(ctx context.Context, cp *ControlPlane) error {
 	if err != nil {
 		return err
 	}
-	for _, doc := range append(docs, manifests.MigrationCRD) {
+	// docs is shared by the planes starting in parallel: never append to it.
+	for _, doc := range append(slices.Clone(docs), manifests.MigrationCRD) {
 		if err := a.Apply(ctx, doc); err != nil {
 			return err
 		}

@@ -42,6 +42,15 @@ type Config struct {
 	LocalRegistrationCA      []byte
 	Resync                   time.Duration
 	Clock                    clock.Clock
+	// MigrationNamespaces are the namespaces whose migrations are acted on:
+	// whoever may create a migration there borrows the hub credentials.
+	// Empty: every namespace (tests only; the binary always sets it).
+	MigrationNamespaces []string
+}
+
+// inScope: a migration in this namespace may drive the hub credentials.
+func (c *Controller) inScope(namespace string) bool {
+	return len(c.cfg.MigrationNamespaces) == 0 || slices.Contains(c.cfg.MigrationNamespaces, namespace)
 }
 
 // Controller reconciles ManagedClusterMigrations: one workqueue keyed by
@@ -81,7 +90,10 @@ func NewController(cfg Config, home dynamic.Interface, registry func(onEvent inf
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(home, cfg.Resync)
 	c.migrations = factory.ForResource(MigrationGVR).Informer()
 	c.migrations.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) { c.migrationChanged(obj, false) },
+		AddFunc: func(obj any) {
+			c.noticeOutOfScope(obj)
+			c.migrationChanged(obj, false)
+		},
 		UpdateFunc: func(old, obj any) {
 			c.noticeRequests(old, obj)
 			c.migrationChanged(obj, false)
@@ -98,6 +110,9 @@ func (c *Controller) migrationChanged(obj any, deleted bool) {
 	}
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
+		return
+	}
+	if !c.inScope(u.GetNamespace()) {
 		return
 	}
 	key, _ := cache.MetaNamespaceKeyFunc(u)
@@ -129,12 +144,26 @@ func (c *Controller) migrationChanged(obj any, deleted bool) {
 	c.queue.Add(key)
 }
 
+// noticeOutOfScope says, once per start, that a migration outside the
+// configured namespaces is ignored: nothing is read or written for it.
+func (c *Controller) noticeOutOfScope(obj any) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok || c.inScope(u.GetNamespace()) {
+		return
+	}
+	klog.InfoS("ignoring a migration outside the namespaces hubmigrate acts for", "migration", klog.KObj(u), "namespaces", c.cfg.MigrationNamespaces)
+	if c.recorder != nil && u.GetDeletionTimestamp() == nil {
+		c.recorder.Eventf(u, corev1.EventTypeWarning, "OutOfScope",
+			"hubmigrate acts only on migrations in namespace(s) %s: this one is ignored", strings.Join(c.cfg.MigrationNamespaces, ", "))
+	}
+}
+
 // noticeRequests answers Global Hub's migration-request=rollback when a user
 // sets it: hubmigrate rolls back by itself, so it changes nothing, and says so.
 func (c *Controller) noticeRequests(old, obj any) {
 	before, ok1 := old.(*unstructured.Unstructured)
 	after, ok2 := obj.(*unstructured.Unstructured)
-	if !ok1 || !ok2 || c.recorder == nil {
+	if !ok1 || !ok2 || c.recorder == nil || !c.inScope(after.GetNamespace()) {
 		return
 	}
 	if after.GetAnnotations()[AnnGlobalHubMigrationRequest] == "rollback" && before.GetAnnotations()[AnnGlobalHubMigrationRequest] != "rollback" {
@@ -172,7 +201,9 @@ func (c *Controller) hubEvent(hub string, obj any) {
 
 func (c *Controller) enqueueAll() {
 	for _, key := range c.migrations.GetStore().ListKeys() {
-		c.queue.Add(key)
+		if ns, _, _ := cache.SplitMetaNamespaceKey(key); c.inScope(ns) {
+			c.queue.Add(key)
+		}
 	}
 }
 
@@ -194,7 +225,7 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	}
 	// The sweep runs at start (once the hubs' caches can sync) and every resync.
 	go wait.UntilWithContext(ctx, func(ctx context.Context) {
-		for _, name := range c.registry.Names() {
+		for _, name := range c.hubsNamed() {
 			if h, err := c.registry.Hub(name); err == nil {
 				_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) { return h.Synced(), nil })
 			}
@@ -254,6 +285,9 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		return 0, err
 	}
 	u := obj.(*unstructured.Unstructured)
+	if !c.inScope(u.GetNamespace()) {
+		return 0, nil
+	}
 	logger := klog.FromContext(ctx).WithValues("migration", klog.KObj(u))
 	ctx = klog.NewContext(ctx, logger)
 	m, err := migrationFacts(u)
@@ -297,7 +331,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if unobserved {
 		// Said in the HubsReady condition and an Event; the log at V(2).
 		logger.V(2).Info("waiting for hubs", "source", errString(srcErr), "target", errString(tgtErr))
-		if m.Deleting && m.Annotations[AnnAbandon] != "" {
+		if m.Deleting && m.Annotations[AnnAbandon] != "" && abandonNow(f.Source, f.Target) {
 			return 0, c.abandon(ctx, u, srcErr, tgtErr)
 		}
 		// Only a synced hub's caches are facts.
@@ -452,7 +486,15 @@ func resultOf(err error) string {
 
 // Migrations lists the migrations in the controller's cache (for the
 // scrape-time metrics collector).
-func (c *Controller) Migrations() []any { return c.migrations.GetStore().List() }
+func (c *Controller) Migrations() []any {
+	var out []any
+	for _, obj := range c.migrations.GetStore().List() {
+		if u, ok := obj.(*unstructured.Unstructured); ok && c.inScope(u.GetNamespace()) {
+			out = append(out, obj)
+		}
+	}
+	return out
+}
 
 // errWaitingForHubs: a hub cannot be seen yet; look again with back-off.
 var errWaitingForHubs = errors.New("waiting for the hubs")
@@ -503,7 +545,7 @@ func (c *Controller) terminalOwners() map[string]bool {
 	out := map[string]bool{}
 	for _, obj := range c.migrations.GetStore().List() {
 		u := obj.(*unstructured.Unstructured)
-		if u.GetAnnotations()[AnnResults] != "" {
+		if c.inScope(u.GetNamespace()) && u.GetAnnotations()[AnnResults] != "" {
 			out[Owner{Namespace: u.GetNamespace(), Name: u.GetName(), UID: u.GetUID()}.String()] = true
 		}
 	}
@@ -577,6 +619,15 @@ func (c *Controller) announceHubs(u *unstructured.Unstructured, previous []any, 
 	case after["status"] == "True" && before != nil && before["status"] == "False" && before["reason"] != "HubSyncing":
 		c.recorder.Event(u, corev1.EventTypeNormal, "HubsReady", "both hubs are usable again")
 	}
+}
+
+// abandonNow: a deleted migration that asks to be abandoned lets go of a
+// hub that cannot be worked on — never of one whose caches are merely
+// syncing (after every start, or a rotated credential): that one is
+// cleaned like any other once it has synced.
+func abandonNow(source, target HubFacts) bool {
+	syncing := func(h HubFacts) bool { return !h.Reachable && h.Problem == "HubSyncing" }
+	return !syncing(source) && !syncing(target) && (!source.Reachable || !target.Reachable)
 }
 
 // abandon lets a deleted migration go although a hub is unreachable, as

@@ -140,3 +140,19 @@ func TestPlanCollisionFoundByACreate(t *testing.T) {
 		assert.NotEqual(t, DecideRollback, a.Kind, "a committed cluster is never rolled back")
 	}
 }
+
+// abandon lets go of an unreachable hub, not of one that is only syncing
+// its caches after a restart: a normal restart of a deleting, abandoned
+// migration must not drop everything uncleaned.
+func TestAbandonOnlyAnUnusableHub(t *testing.T) {
+	ready := HubFacts{Reachable: true}
+	syncing := HubFacts{Problem: "HubSyncing"}
+	down := HubFacts{Problem: "HubUnreachable"}
+	unknown := HubFacts{Problem: "HubUnknown"}
+	assert.False(t, abandonNow(ready, ready), "both usable: cleaned, not abandoned")
+	assert.False(t, abandonNow(syncing, ready))
+	assert.False(t, abandonNow(ready, syncing))
+	assert.False(t, abandonNow(syncing, down), "the syncing hub is cleaned first")
+	assert.True(t, abandonNow(down, ready))
+	assert.True(t, abandonNow(ready, unknown))
+}

@@ -2,11 +2,13 @@ package reconcile
 
 import (
 	"context"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
@@ -14,69 +16,78 @@ import (
 	"github.com/hubmigrate/hubmigrate/informers"
 )
 
-// sweepKinds are the kinds hubmigrate makes, as the caches hold them.
+// sweepKind is a kind of scaffolding, as the caches hold it, and where a
+// migration makes it: its namespace (by role) and its name pattern.
 type sweepKind struct {
 	gvr      schema.GroupVersionResource
 	informer func(informers.Informers) cache.SharedIndexInformer
-	copy     bool // a copy (kept once its cluster is committed), not scaffolding
+	// perCluster: named hubmigrate-<cluster>-<uid8>; else hubmigrate-<uid8>.
+	perCluster bool
+	// namespaces it is made in ("" for cluster-scoped kinds).
+	namespaces func(c Config) []string
 }
 
 var sweepKinds = []sweepKind{
-	{SecretGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurSecrets }, false},
-	{ServiceAccountGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurServiceAccounts }, false},
-	{ClusterRoleBindingGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurBindings }, false},
-	{ClusterRoleGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurClusterRoles }, false},
-	{KlusterletConfigGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.KlusterletConfigs }, false},
-	{KlusterletAddonConfigGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.KlusterletAddonConfigs }, true},
-	{ManagedClusterAddOnGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.Addons }, true},
-	{SecretGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.PreservedSecrets }, true},
-	{ConfigMapGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.PreservedConfigMaps }, true},
+	{SecretGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurSecrets }, true,
+		func(c Config) []string { return []string{c.BootstrapNamespace, c.BootstrapSecretNamespace} }},
+	{ServiceAccountGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurServiceAccounts }, false,
+		func(c Config) []string { return []string{c.BootstrapNamespace} }},
+	{ClusterRoleBindingGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurBindings }, false, clusterScoped},
+	{ClusterRoleGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.OurClusterRoles }, false, clusterScoped},
+	{KlusterletConfigGVR, func(i informers.Informers) cache.SharedIndexInformer { return i.KlusterletConfigs }, true, clusterScoped},
 }
 
-// sweep removes, from every hub it can reach, what this home's migrations
-// made but no migration owns any more — made by a stale leader after a
-// finalizer was removed. Scaffolding goes; copies go unless their cluster is
-// committed (a committed copy is the cluster's now); a namespace goes only if
-// its ManagedCluster is not on that hub. Objects of another home are never
-// touched, and a migration is confirmed gone by a live read first.
+func clusterScoped(Config) []string { return []string{""} }
+
+// provenScaffolding reports the migration UID of obj when everything about
+// it says hubmigrate made it as scaffolding: this home's label, a migration
+// UID label, and the name and namespace a migration with that UID gives
+// that kind. A label alone proves nothing — anyone who can label an object
+// can copy the labels off an in-flight copy — so ManagedClusters,
+// Namespaces and copies are never swept.
+func provenScaffolding(k sweepKind, obj metav1.Object, cfg Config) (string, bool) {
+	labels := obj.GetLabels()
+	uid := labels[LabelMigrationUID]
+	if labels[LabelHome] != cfg.HomeID || cfg.HomeID == "" || uid == "" || !slices.Contains(k.namespaces(cfg), obj.GetNamespace()) {
+		return "", false
+	}
+	name := obj.GetName()
+	if !k.perCluster {
+		return uid, name == ServiceAccountName(types.UID(uid))
+	}
+	cluster := scaffoldingCluster(name)
+	return uid, cluster != "" && name == ScaffoldingName(cluster, types.UID(uid))
+}
+
+// sweep removes, from the hubs the migrations on this home name, the
+// scaffolding of migrations that no longer exist — made by a stale leader
+// after a finalizer was removed, or left by an abandoned deletion. Only
+// scaffolding it can prove it made is touched (provenScaffolding), and a
+// migration is confirmed gone by a live read first.
 func (c *Controller) sweep(ctx context.Context) {
 	logger := klog.FromContext(ctx)
-	for _, name := range c.registry.Names() {
+	for _, name := range c.hubsNamed() {
 		h, err := c.registry.Hub(name)
-		if err != nil || !h.Synced() {
+		if err != nil || !h.Synced() || h.Down() != "" {
 			continue
 		}
 		inf := h.Informers()
-		orphans := map[string]bool{} // migration UIDs found that no migration in the cache has
 		knownUIDs := c.knownMigrationUIDs()
-		known := func(uid string) bool { return knownUIDs[uid] }
 		type stray struct {
 			ref          Ref
-			copy         bool
 			migrationUID string
 		}
 		var strays []stray
-		consider := func(gvr schema.GroupVersionResource, obj metav1.Object, isCopy bool) {
-			labels := obj.GetLabels()
-			uid := labels[LabelMigrationUID]
-			if labels[LabelHome] != c.cfg.HomeID || uid == "" || known(uid) {
-				return
-			}
-			orphans[uid] = true
-			strays = append(strays, stray{Ref{GVR: gvr, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}, isCopy, uid})
-		}
 		for _, k := range sweepKinds {
 			for _, o := range k.informer(inf).GetStore().List() {
-				if m, ok := o.(metav1.Object); ok {
-					consider(k.gvr, m, k.copy)
+				obj, ok := o.(metav1.Object)
+				if !ok {
+					continue
+				}
+				if uid, proven := provenScaffolding(k, obj, c.cfg); proven && !knownUIDs[uid] {
+					strays = append(strays, stray{Ref{GVR: k.gvr, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}, uid})
 				}
 			}
-		}
-		for _, o := range inf.ManagedClusters.GetStore().List() {
-			consider(ManagedClusterGVR, o.(metav1.Object), true)
-		}
-		for _, o := range inf.Namespaces.GetStore().List() {
-			consider(NamespaceGVR, o.(metav1.Object), false)
 		}
 		if len(strays) == 0 {
 			continue
@@ -86,39 +97,43 @@ func (c *Controller) sweep(ctx context.Context) {
 			logger.Error(err, "sweep: cannot re-read the migrations")
 			return
 		}
-		committed := map[string]bool{}
-		for _, o := range inf.ManagedClusters.GetStore().List() {
-			mc := o.(*unstructured.Unstructured)
-			if hasAnnotation(mc, AnnCommitted) || Phase(label(mc, LabelPhase)) == Completed {
-				committed[mc.GetName()] = true
-			}
-		}
 		for _, s := range strays {
-			uid := s.migrationUID
-			if live[uid] {
+			if live[s.migrationUID] {
 				continue
 			}
-			cluster := s.ref.Namespace
-			if s.ref.GVR == ManagedClusterGVR || s.ref.GVR == NamespaceGVR {
-				cluster = s.ref.Name
-			} else if c := scaffoldingCluster(s.ref.Name); c != "" && !s.copy {
-				cluster = c
-			}
-			if s.copy && committed[cluster] {
-				continue
-			}
-			if s.ref.GVR == NamespaceGVR {
-				if _, err := h.Dynamic.Resource(ManagedClusterGVR).Get(ctx, s.ref.Name, metav1.GetOptions{}); err == nil || !apierrors.IsNotFound(err) {
-					continue
-				}
-			}
-			if err := c.deleteStray(ctx, h, s.ref); err != nil {
+			err := resource(h.Dynamic, s.ref).Delete(ctx, s.ref.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(s.ref.UID)}})
+			if err != nil && !apierrors.IsNotFound(err) {
 				logger.Error(err, "sweep: cannot delete", "hub", name, "object", s.ref.String())
 				continue
 			}
-			logger.Info("swept an object whose migration no longer exists", "hub", name, "object", s.ref.String(), "migrationUID", uid)
+			logger.Info("swept scaffolding whose migration no longer exists", "hub", name, "object", s.ref.String(), "migrationUID", s.migrationUID)
 		}
 	}
+}
+
+// hubsNamed are the hubs a migration in the cache names: hubmigrate
+// connects to no other (a kubeconfig Secret alone is not a reason to).
+func (c *Controller) hubsNamed() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, obj := range c.migrations.GetStore().List() {
+		u := obj.(*unstructured.Unstructured)
+		if !c.inScope(u.GetNamespace()) {
+			continue
+		}
+		m, err := migrationFacts(u)
+		if err != nil {
+			continue
+		}
+		for _, hub := range []string{m.From, m.To} {
+			if hub != "" && !seen[hub] {
+				seen[hub] = true
+				out = append(out, hub)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // knownMigrationUIDs is a copy of the migrations the cache holds, taken
@@ -132,37 +147,6 @@ func (c *Controller) knownMigrationUIDs() map[string]bool {
 		out[uid] = true
 	}
 	return out
-}
-
-// deleteStray deletes with a UID precondition; a ManagedCluster is set to
-// hubAcceptsClient=false and re-read first.
-func (c *Controller) deleteStray(ctx context.Context, h *informers.Hub, r Ref) error {
-	if r.GVR == ManagedClusterGVR {
-		mc, err := h.Dynamic.Resource(ManagedClusterGVR).Get(ctx, r.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if hubAcceptsClient(mc) {
-			_ = unstructured.SetNestedField(mc.Object, false, "spec", "hubAcceptsClient")
-			if _, err := h.Dynamic.Resource(ManagedClusterGVR).Update(ctx, mc, metav1.UpdateOptions{}); err != nil {
-				return err
-			}
-			if mc, err = h.Dynamic.Resource(ManagedClusterGVR).Get(ctx, r.Name, metav1.GetOptions{}); err != nil {
-				return err
-			}
-		}
-		if hubAcceptsClient(mc) || hasAnnotation(mc, AnnCommitted) {
-			return nil
-		}
-	}
-	err := resource(h.Dynamic, r).Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(r.UID)}})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }
 
 // liveMigrationUIDs re-reads the migrations from the API server.

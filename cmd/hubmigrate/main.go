@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"os/signal"
 	"syscall"
 	"time"
@@ -44,6 +45,7 @@ type options struct {
 	bootstrapSecretNamespace string
 	localRegistrationAddress string
 	localRegistrationCAFile  string
+	migrationNamespaces      string
 }
 
 func main() {
@@ -66,6 +68,7 @@ func main() {
 	flag.StringVar(&o.bootstrapSecretNamespace, "bootstrap-secret-namespace", "multicluster-engine", "namespace on the source of the bootstrap kubeconfig Secrets ACM's import controller reads")
 	flag.StringVar(&o.localRegistrationAddress, "local-cluster-registration-address", "", "address managed clusters reach the home cluster by, when it is the target as local-cluster")
 	flag.StringVar(&o.localRegistrationCAFile, "local-cluster-registration-ca-file", "", "CA bundle of that address")
+	flag.StringVar(&o.migrationNamespaces, "migration-namespaces", "", "comma-separated namespaces whose ManagedClusterMigrations are acted on (default: --namespace only); a migration elsewhere drives no hub credential")
 	flag.Parse()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -105,6 +108,7 @@ func run(ctx context.Context, o options) error {
 	controller := reconcile.NewController(reconcile.Config{
 		HomeID: string(ns.UID), BootstrapNamespace: o.bootstrapNamespace, BootstrapSecretNamespace: o.bootstrapSecretNamespace,
 		LocalRegistrationAddress: o.localRegistrationAddress, LocalRegistrationCA: localCA, Resync: o.resync,
+		MigrationNamespaces: migrationNamespaces(o),
 	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
 		return informers.NewRegistry(cfg, kube, informers.Options{
 			Namespace: o.namespace, Resync: o.resync, QPS: float32(o.qps), Burst: o.burst, OnEvent: onEvent, OnRebuild: onRebuild,
@@ -177,4 +181,19 @@ func serve(ctx context.Context, addr, path string, h http.Handler) {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
+}
+
+// migrationNamespaces is the scope: the namespaces whose migrations may use
+// the hub credentials (hubmigrate's own unless told otherwise).
+func migrationNamespaces(o options) []string {
+	if o.migrationNamespaces == "" {
+		return []string{o.namespace}
+	}
+	var out []string
+	for _, ns := range strings.Split(o.migrationNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
 }

@@ -115,7 +115,7 @@ func run(binary string, n int, timeout time.Duration) error {
 		return err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(binary, "--kubeconfig="+kcPath, "--namespace="+envtest.ProductNamespace,
+	cmd := exec.Command(binary, "--kubeconfig="+kcPath, "--namespace="+envtest.ProductNamespace, "--migration-namespaces=demo",
 		"--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=", "--resync-period=1m")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -195,12 +195,19 @@ func TestClustersThatAreRefused(t *testing.T) {
 	dupOnTarget, err := hub2.Resource(reconcile.ManagedClusterGVR).Create(ctx, plain("bi-dup", nil, nil), metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	importClusters(t, "hub1", sim.Singleton, "bi-collide")
-	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), []string{"bi-collide"})
+	importClusters(t, "hub1", sim.Singleton, "bi-collide", "bi-unseen")
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), []string{"bi-collide", "bi-unseen"})
 	_, err = hub2Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bi-collide"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	theirs, err := hub2Kube.CoreV1().Secrets("bi-collide").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bmc-credentials",
 		Labels: map[string]string{reconcile.LabelPreserve: ""}}, StringData: map[string]string{"owner": "someone else"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	// A ConfigMap without the preserve label at a preserved ConfigMap's name:
+	// the caches do not hold it, so only the create finds it in the way.
+	_, err = hub2Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bi-unseen"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	unseen, err := hub2Kube.CoreV1().ConfigMaps("bi-unseen").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "site-config"},
+		Data: map[string]string{"owner": "someone else"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 
 	c := startController(t, 30*time.Second)
@@ -212,6 +219,8 @@ func TestClustersThatAreRefused(t *testing.T) {
 	createMigration(t, migrationSpec{namespace: "ops", name: "refusals", from: "hub1", to: "hub2", clusters: names})
 	createMigration(t, migrationSpec{namespace: "ops", name: "collide", from: "hub1", to: "hub2", clusters: []string{"bi-collide"}})
 	createMigration(t, migrationSpec{namespace: "ops", name: "empty", from: "hub1", to: "hub2", placement: "nothing-placed", stageTimeout: "3s"})
+	// A stage timeout far beyond the wait below: the failure is the collision's.
+	createMigration(t, migrationSpec{namespace: "ops", name: "collide-unseen", from: "hub1", to: "hub2", clusters: []string{"bi-unseen"}, stageTimeout: "30m"})
 
 	m := waitMigrationPhase(t, "ops", "refusals", "Failed", time.Minute)
 	var results map[string]string
@@ -238,6 +247,15 @@ func TestClustersThatAreRefused(t *testing.T) {
 	_, err = hub2.Resource(reconcile.ManagedClusterGVR).Get(ctx, "bi-collide", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "no copy of the cluster on the target")
 	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), []string{"bi-collide"})
+
+	m = waitMigrationPhase(t, "ops", "collide-unseen", "Failed", 2*time.Minute)
+	assert.Equal(t, `{"bi-unseen":"Failed:CopyCollision"}`, m.GetAnnotations()[reconcile.AnnResults])
+	cm, err := hub2Kube.CoreV1().ConfigMaps("bi-unseen").Get(ctx, "site-config", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, unseen.ResourceVersion, cm.ResourceVersion, "the object in the way is left as it was")
+	_, err = simulator.WaitFor(ctx, "bi-unseen", 30*time.Second, sim.JoinedTo("hub1"))
+	require.NoError(t, err)
+	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), []string{"bi-unseen"})
 
 	m = waitMigrationPhase(t, "ops", "empty", "Failed", time.Minute)
 	assert.Equal(t, `{"":"Failed:EmptyPlacement"}`, m.GetAnnotations()[reconcile.AnnResults])

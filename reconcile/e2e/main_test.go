@@ -119,7 +119,7 @@ func startController(t *testing.T, resync time.Duration, opts ...controllerOptio
 	}
 	c := reconcile.NewController(reconcile.Config{
 		HomeID: "e2e-home", BootstrapNamespace: "open-cluster-management", BootstrapSecretNamespace: sim.BootstrapSecretNamespace,
-		Resync: resync, Clock: o.clock,
+		Resync: resync, Clock: o.clock, MigrationNamespaces: []string{"ops"},
 	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
 		return informers.NewRegistry(home, kube, informers.Options{
 			Namespace: envtest.ProductNamespace, Resync: resync, QPS: 50, Burst: 100,

@@ -17,21 +17,25 @@ import (
 )
 
 // What a stale leader made for a migration that no longer exists is swept
-// from the hubs; objects of another home, and copies of committed clusters,
-// are left alone.
+// from the hubs the migrations name — only scaffolding, proven by its name,
+// namespace and labels. Objects of another home, objects that only carry
+// the labels (anyone can copy them off an in-flight copy), and ManagedClusters
+// (committed or not) are never touched.
 func TestSweepOfAStaleLeadersObjects(t *testing.T) {
 	ctx := context.Background()
 	kube, dyn := clients(t, "hub2")
-	gone := "0ddba11-0000-4000-8000-000000000000"
+	gone := "0ddba11a-0000-4000-8000-000000000000"
 	ours := map[string]string{reconcile.LabelHome: "e2e-home", reconcile.LabelMigrationUID: gone}
 	theirs := map[string]string{reconcile.LabelHome: "another-home", reconcile.LabelMigrationUID: gone}
-	mk := func(name string, labels map[string]string) {
-		_, err := kube.CoreV1().Secrets("open-cluster-management").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+	mk := func(name string, labels map[string]string) string {
+		s, err := kube.CoreV1().Secrets("open-cluster-management").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
 		require.NoError(t, err)
+		return s.ResourceVersion
 	}
-	mk("hubmigrate-stale-0ddba11", ours)
-	mk("hubmigrate-foreign-0ddba11", theirs)
-	_, err := kube.CoreV1().ServiceAccounts("open-cluster-management").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "hubmigrate-0ddba11", Labels: ours}}, metav1.CreateOptions{})
+	mk("hubmigrate-stale-0ddba11a", ours)
+	mk("hubmigrate-foreign-0ddba11a", theirs)
+	preciousRV := mk("precious", ours) // the attack: our labels on someone's Secret
+	_, err := kube.CoreV1().ServiceAccounts("open-cluster-management").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "hubmigrate-0ddba11a", Labels: ours}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	copyOf := func(name string, committed bool) {
 		mc := &unstructured.Unstructured{Object: map[string]any{
@@ -50,19 +54,31 @@ func TestSweepOfAStaleLeadersObjects(t *testing.T) {
 	copyOf("stale-copy", false)
 	copyOf("stale-committed", true)
 
+	// The sweep looks only at hubs a migration names.
+	createMigration(t, migrationSpec{namespace: "ops", name: "sweep-names-hub2", from: "hub1", to: "hub2", clusters: []string{"sweep-absent"}})
 	c := startController(t, 2*time.Second)
 	defer c.stop()
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, e1 := kube.CoreV1().Secrets("open-cluster-management").Get(ctx, "hubmigrate-stale-0ddba11", metav1.GetOptions{})
-		_, e2 := kube.CoreV1().ServiceAccounts("open-cluster-management").Get(ctx, "hubmigrate-0ddba11", metav1.GetOptions{})
-		mc, e3 := dyn.Resource(reconcile.ManagedClusterGVR).Get(ctx, "stale-copy", metav1.GetOptions{})
-		gone := apierrors.IsNotFound(e3) || (e3 == nil && mc.GetDeletionTimestamp() != nil)
-		return apierrors.IsNotFound(e1) && apierrors.IsNotFound(e2) && gone, nil
-	}), "the stale leader's scaffolding and uncommitted copy are swept")
-	_, err = kube.CoreV1().Secrets("open-cluster-management").Get(ctx, "hubmigrate-foreign-0ddba11", metav1.GetOptions{})
+		_, e1 := kube.CoreV1().Secrets("open-cluster-management").Get(ctx, "hubmigrate-stale-0ddba11a", metav1.GetOptions{})
+		_, e2 := kube.CoreV1().ServiceAccounts("open-cluster-management").Get(ctx, "hubmigrate-0ddba11a", metav1.GetOptions{})
+		return apierrors.IsNotFound(e1) && apierrors.IsNotFound(e2), nil
+	}), "the stale leader's scaffolding is swept")
+	_, err = kube.CoreV1().Secrets("open-cluster-management").Get(ctx, "hubmigrate-foreign-0ddba11a", metav1.GetOptions{})
 	assert.NoError(t, err, "another home's object is never touched")
-	mc, err := dyn.Resource(reconcile.ManagedClusterGVR).Get(ctx, "stale-committed", metav1.GetOptions{})
-	require.NoError(t, err, "a committed copy is the cluster's")
-	accepted, _, _ := unstructured.NestedBool(mc.Object, "spec", "hubAcceptsClient")
-	assert.True(t, accepted)
+	precious, err := kube.CoreV1().Secrets("open-cluster-management").Get(ctx, "precious", metav1.GetOptions{})
+	require.NoError(t, err, "labels alone prove nothing")
+	assert.Equal(t, preciousRV, precious.ResourceVersion)
+	for _, name := range []string{"stale-copy", "stale-committed"} {
+		// (OCM's hub controller writes to an accepted ManagedCluster, so its
+		// resourceVersion moves; hubmigrate's writes would unaccept or delete.)
+		mc, err := dyn.Resource(reconcile.ManagedClusterGVR).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err, "a ManagedCluster is never swept")
+		accepted, _, _ := unstructured.NestedBool(mc.Object, "spec", "hubAcceptsClient")
+		assert.True(t, accepted, "%s stays accepted", name)
+		assert.Nil(t, mc.GetDeletionTimestamp(), "%s is not being deleted", name)
+		require.NoError(t, dyn.Resource(reconcile.ManagedClusterGVR).Delete(ctx, name, metav1.DeleteOptions{}))
+	}
+	require.NoError(t, kube.CoreV1().Secrets("open-cluster-management").Delete(ctx, "precious", metav1.DeleteOptions{}))
+	deleteMigration(t, "ops", "sweep-names-hub2")
+	waitGone(t, "ops", "sweep-names-hub2")
 }
