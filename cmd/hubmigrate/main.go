@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
