@@ -31,6 +31,9 @@ var (
 	KlusterletAddonConfigs = schema.GroupVersionResource{Group: "agent.open-cluster-management.io", Version: "v1", Resource: "klusterletaddonconfigs"}
 	ManagedClusterAddOns   = schema.GroupVersionResource{Group: "addon.open-cluster-management.io", Version: "v1alpha1", Resource: "managedclusteraddons"}
 	PlacementDecisions     = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1beta1", Resource: "placementdecisions"}
+	// Placements: a decision counts only when the Placement it names, in its
+	// own namespace, owns it (by UID).
+	Placements = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1beta1", Resource: "placements"}
 )
 
 // Labels that select the objects hubmigrate caches among Secrets and ConfigMaps.
@@ -111,6 +114,7 @@ func newHub(name string, cfg *rest.Config, resync time.Duration) (*Hub, error) {
 // Informers is what a hub caches, for the observer and the event handlers.
 type Informers struct {
 	ManagedClusters, ManifestWorks, KlusterletConfigs, KlusterletAddonConfigs, Addons, PlacementDecisions cache.SharedIndexInformer
+	Placements                                                                                            cache.SharedIndexInformer
 	Namespaces, CSRs, Leases                                                                              cache.SharedIndexInformer
 	// OurSecrets, OurServiceAccounts, OurBindings, OurClusterRoles carry the
 	// migration-UID label.
@@ -129,6 +133,7 @@ func (h *Hub) Informers() Informers {
 		KlusterletAddonConfigs: h.dynamic.ForResource(KlusterletAddonConfigs).Informer(),
 		Addons:                 h.dynamic.ForResource(ManagedClusterAddOns).Informer(),
 		PlacementDecisions:     h.dynamic.ForResource(PlacementDecisions).Informer(),
+		Placements:             h.dynamic.ForResource(Placements).Informer(),
 		Namespaces:             h.all.Core().V1().Namespaces().Informer(),
 		CSRs:                   h.csrs.Certificates().V1().CertificateSigningRequests().Informer(),
 		Leases:                 h.leases.Coordination().V1().Leases().Informer(),
@@ -149,7 +154,7 @@ func (h *Hub) start(ctx context.Context) {
 	inf := h.Informers()
 	base := []cache.SharedIndexInformer{
 		inf.ManagedClusters, inf.ManifestWorks, inf.KlusterletAddonConfigs, inf.Addons,
-		inf.PlacementDecisions, inf.Namespaces, inf.CSRs, inf.Leases,
+		inf.PlacementDecisions, inf.Placements, inf.Namespaces, inf.CSRs, inf.Leases,
 		inf.OurSecrets, inf.OurServiceAccounts, inf.OurBindings, inf.OurClusterRoles, inf.BootstrapRoles,
 		inf.PreservedSecrets, inf.PreservedConfigMaps,
 	}

@@ -151,7 +151,7 @@ func (r *Registry) Hub(name string) (*Hub, error) {
 		}
 		inf := h.Informers()
 		for _, i := range []cache.SharedIndexInformer{
-			inf.ManagedClusters, inf.ManifestWorks, inf.KlusterletConfigs, inf.KlusterletAddonConfigs, inf.Addons, inf.PlacementDecisions,
+			inf.ManagedClusters, inf.ManifestWorks, inf.KlusterletConfigs, inf.KlusterletAddonConfigs, inf.Addons, inf.PlacementDecisions, inf.Placements,
 			inf.Namespaces, inf.CSRs, inf.Leases, inf.OurSecrets, inf.OurServiceAccounts, inf.OurBindings, inf.OurClusterRoles, inf.BootstrapRoles,
 			inf.PreservedSecrets, inf.PreservedConfigMaps,
 		} {

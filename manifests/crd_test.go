@@ -103,6 +103,7 @@ func TestBadMigrationsAreRejectedAtAdmission(t *testing.T) {
 		{"bad-cluster-name", "from: hub1\nto: hub2\nincludedManagedClusters: [Bad_Name]", "spec.includedManagedClusters[0]: Invalid value: \"Bad_Name\": spec.includedManagedClusters[0] in body should match"},
 		{"duplicate-cluster", "from: hub1\nto: hub2\nincludedManagedClusters: [c1, c2, c1]", "Duplicate value: \"c1\""},
 		{"empty-list", "from: hub1\nto: hub2\nincludedManagedClusters: []", "should have at least 1 items"},
+		{"too-many-clusters", "from: hub1\nto: hub2\nincludedManagedClusters: [" + clusterNames(3001) + "]", "must have at most 3000 items"},
 		{"no-target", "from: hub1\nincludedManagedClusters: [c1]", "spec.to: Required value"},
 		{"bad-hub-name", "from: hub1\nto: Hub.Two\nincludedManagedClusters: [c1]", "spec.to in body should match"},
 		{"tiny-timeout", "from: hub1\nto: hub2\nincludedManagedClusters: [c1]\nsupportedConfigs: {stageTimeout: 500ms}", "stageTimeout must be a duration of at least 1s"},
@@ -116,6 +117,23 @@ func TestBadMigrationsAreRejectedAtAdmission(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// clusterNames is n distinct valid cluster names, comma-separated.
+func clusterNames(n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("c%04d", i)
+	}
+	return strings.Join(names, ", ")
+}
+
+// The cap is 3000 clusters per migration (reconcile.MaxClusters): 3000 are admitted.
+func TestThreeThousandClustersAreAllowed(t *testing.T) {
+	mcm := migrations(t, "admission")
+	obj := fromYAML(t, "apiVersion: global-hub.open-cluster-management.io/v1alpha1\nkind: ManagedClusterMigration\nmetadata: {name: at-the-cap}\nspec: {from: hub1, to: hub2, includedManagedClusters: ["+clusterNames(3000)+"]}")
+	_, err := mcm.Create(context.Background(), obj, metav1.CreateOptions{})
+	require.NoError(t, err)
 }
 
 func TestShortTimeoutsAreAllowed(t *testing.T) {

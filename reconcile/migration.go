@@ -3,9 +3,11 @@ package reconcile
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // migrationFacts reads a ManagedClusterMigration (an unstructured object: the
@@ -33,15 +35,77 @@ func migrationFacts(obj *unstructured.Unstructured) (MigrationFacts, error) {
 	return m, nil
 }
 
+// MaxClusters caps the clusters of one migration: the CRD's maxItems on
+// spec.includedManagedClusters, and the most a Placement may resolve to.
+const MaxClusters = 3000
+
+// The reasons a migration's cluster list cannot be used; the migration then
+// fails before any claim, with one of them.
+const (
+	ReasonInvalidClusterList = "InvalidClusterList"
+	ReasonTooManyClusters    = "TooManyClusters"
+)
+
+// ClusterListError says why a migration's cluster list cannot be used.
+type ClusterListError struct{ Reason, Message string }
+
+func (e *ClusterListError) Error() string { return e.Reason + ": " + e.Message }
+
 // Clusters are the migration's clusters: its list, or the Placement's
-// decisions as resolved once and recorded on the migration.
+// decisions as resolved once and recorded on the migration. A list that
+// cannot be used (ClusterList says why) gives none, so nothing is observed
+// or claimed for it.
 func (m MigrationFacts) Clusters() []string {
-	if m.PlacementRef == "" {
-		return m.Listed
-	}
-	var clusters []string
-	if s := m.Annotations[AnnClusters]; s != "" {
-		_ = json.Unmarshal([]byte(s), &clusters)
+	clusters, err := m.ClusterList()
+	if err != nil {
+		return nil
 	}
 	return clusters
+}
+
+// ClusterList is the migration's clusters, or why they cannot be used: an
+// invalid ManagedCluster name, a name listed twice, more than MaxClusters,
+// or a recorded list that is not a non-empty JSON list of names. A Placement
+// not resolved yet is an empty list, not an error.
+func (m MigrationFacts) ClusterList() ([]string, error) {
+	if m.PlacementRef == "" {
+		if err := checkClusterNames(m.Listed, "spec.includedManagedClusters"); err != nil {
+			return nil, err
+		}
+		return m.Listed, nil
+	}
+	s, ok := m.Annotations[AnnClusters]
+	if !ok || s == "" {
+		return nil, nil
+	}
+	var clusters []string
+	if err := json.Unmarshal([]byte(s), &clusters); err != nil {
+		return nil, &ClusterListError{Reason: ReasonInvalidClusterList, Message: fmt.Sprintf("annotation %s is not a JSON list of names: %v", AnnClusters, err)}
+	}
+	if len(clusters) == 0 {
+		return nil, &ClusterListError{Reason: ReasonInvalidClusterList, Message: fmt.Sprintf("annotation %s is an empty list", AnnClusters)}
+	}
+	if err := checkClusterNames(clusters, "annotation "+AnnClusters); err != nil {
+		return nil, err
+	}
+	return clusters, nil
+}
+
+// checkClusterNames: each a valid ManagedCluster name (a DNS-1123 label, the
+// CRD's pattern), each once, at most MaxClusters.
+func checkClusterNames(clusters []string, where string) error {
+	if len(clusters) > MaxClusters {
+		return &ClusterListError{Reason: ReasonTooManyClusters, Message: fmt.Sprintf("%s names %d clusters, more than %d", where, len(clusters), MaxClusters)}
+	}
+	seen := make(map[string]bool, len(clusters))
+	for _, c := range clusters {
+		if problems := validation.IsDNS1123Label(c); len(problems) > 0 {
+			return &ClusterListError{Reason: ReasonInvalidClusterList, Message: fmt.Sprintf("%s names %q, not a valid ManagedCluster name: %s", where, c, strings.Join(problems, "; "))}
+		}
+		if seen[c] {
+			return &ClusterListError{Reason: ReasonInvalidClusterList, Message: fmt.Sprintf("%s names %q twice", where, c)}
+		}
+		seen[c] = true
+	}
+	return nil
 }

@@ -55,9 +55,17 @@ func observeClusters(f *Facts, source, target *informers.Hub) {
 	if source != nil {
 		o.src = source.Informers()
 		if ref := f.Migration.PlacementRef; ref != "" && f.Migration.Annotations[AnnClusters] == "" {
+			// The decisions labelled with the Placement, and the Placements
+			// of that name: the planner counts a decision only when the
+			// Placement in its namespace owns it.
 			for _, obj := range o.src.PlacementDecisions.GetStore().List() {
-				if pd, ok := obj.(*unstructured.Unstructured); ok && pd.GetLabels()["cluster.open-cluster-management.io/placement"] == ref {
+				if pd, ok := obj.(*unstructured.Unstructured); ok && pd.GetLabels()[LabelPlacement] == ref {
 					f.PlacementDecisions = append(f.PlacementDecisions, pd)
+				}
+			}
+			for _, obj := range o.src.Placements.GetStore().List() {
+				if pl, ok := obj.(*unstructured.Unstructured); ok && pl.GetName() == ref {
+					f.Placements = append(f.Placements, pl)
 				}
 			}
 		}

@@ -9,8 +9,19 @@ import (
 
 // finish plans what ends a migration once every cluster is terminal: the
 // migration's bootstrap ServiceAccount and binding go (the last of the
-// scaffolding), then `results` is written on the migration, once.
+// scaffolding), then `results` is written on the migration, once. A cluster
+// list that cannot be used (an invalid name, a bad recorded list, more than
+// MaxClusters) ends it at once: such a list gives no cluster to observe, so
+// none was planned, let alone claimed.
 func (p *planner) finish() {
+	if _, err := p.f.Migration.ClusterList(); err != nil && p.f.Migration.Annotations[AnnResults] == "" {
+		reason, message := ReasonInvalidClusterList, err.Error()
+		if le, ok := err.(*ClusterListError); ok {
+			reason, message = le.Reason, le.Message
+		}
+		p.failBeforeClaim(reason, message)
+		return
+	}
 	// A claim lives on the source: a cluster recorded as failed while the
 	// source was unseen may turn out to be claimed, so only a seen source
 	// ends a migration. (With the target unseen, a cluster whose claim could

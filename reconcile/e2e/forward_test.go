@@ -2,18 +2,24 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
@@ -242,38 +248,109 @@ func TestMigrateByList(t *testing.T) {
 	checkMigrated(t, snap, back, "hub2", "hub1", clusters)
 }
 
-// 20 clusters chosen by a Placement on the source: its decisions, merged
-// across namespaces, are resolved once.
+// 20 clusters chosen by a Placement on the source: the decisions that
+// Placement owns, in the two namespaces that hold a Placement of its name,
+// are merged and resolved once. PlacementDecisions planted with its label
+// but not owned by it (another namespace; the Placement's own namespace)
+// name a cluster that is not migrated and not written to.
 func TestMigrateByPlacement(t *testing.T) {
 	ctx := context.Background()
 	clusters := names("placed", 20)
-	importClusters(t, "hub1", sim.Singleton, clusters...)
-	_, dyn := clients(t, "hub1")
+	const extra = "placed-extra"
+	importClusters(t, "hub1", sim.Singleton, append(slices.Clone(clusters), extra)...)
 	for i, ns := range []string{"placement-a", "placement-b"} {
-		kube, _ := clients(t, "hub1")
-		_, _ = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-		var decisions []any
-		for _, c := range clusters[i*10 : i*10+10] {
-			decisions = append(decisions, map[string]any{"clusterName": c, "reason": ""})
-		}
-		pd := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "cluster.open-cluster-management.io/v1beta1", "kind": "PlacementDecision",
-			"metadata": map[string]any{"name": "to-hub2-decision-1", "namespace": ns,
-				"labels": map[string]any{"cluster.open-cluster-management.io/placement": "to-hub2"}},
-		}}
-		created, err := dyn.Resource(reconcile.PlacementDecisionGVR).Namespace(ns).Create(ctx, pd, metav1.CreateOptions{})
-		require.NoError(t, err)
-		created.Object["status"] = map[string]any{"decisions": decisions}
-		_, err = dyn.Resource(reconcile.PlacementDecisionGVR).Namespace(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{})
-		require.NoError(t, err)
+		createPlacementDecision(t, "hub1", ns, "to-hub2", "to-hub2-decision-1", createPlacement(t, "hub1", ns, "to-hub2"), clusters[i*10:i*10+10]...)
 	}
+	// Anyone who can create a PlacementDecision on the source: the label,
+	// no owner.
+	createPlacementDecision(t, "hub1", "placement-rogue", "to-hub2", "to-hub2-decision-1", "", extra)
+	createPlacementDecision(t, "hub1", "placement-a", "to-hub2", "to-hub2-decision-planted", "", extra)
+	extraRV := settledResourceVersion(t, "hub1", extra)
+
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	c := startController(t, 30*time.Second)
 	defer c.stop()
 	createMigration(t, migrationSpec{namespace: "ops", name: "by-placement", from: "hub1", to: "hub2", placement: "to-hub2"})
 	m := waitMigrationPhase(t, "ops", "by-placement", "Completed", 4*time.Minute)
-	assert.Contains(t, m.GetAnnotations()[reconcile.AnnClusters], `"placed-01"`)
+	want, _ := json.Marshal(clusters)
+	assert.Equal(t, string(want), m.GetAnnotations()[reconcile.AnnClusters], "only the Placement's own decisions")
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+
+	_, hub1 := clients(t, "hub1")
+	mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, extra, metav1.GetOptions{})
+	require.NoError(t, err, "%s stays on the source", extra)
+	assert.Equal(t, extraRV, mc.GetResourceVersion(), "%s: not one write", extra)
+	_, hub2 := clients(t, "hub2")
+	_, err = hub2.Resource(reconcile.ManagedClusterGVR).Get(ctx, extra, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "%s is not on the target", extra)
+	_, err = simulator.WaitFor(ctx, extra, 10*time.Second, sim.JoinedTo("hub1"))
+	require.NoError(t, err)
+}
+
+// createPlacement makes a Placement (it selects nothing: the test writes its
+// decisions) and returns its UID.
+func createPlacement(t *testing.T, hubName, ns, name string) types.UID {
+	t.Helper()
+	ctx := context.Background()
+	kube, dyn := clients(t, hubName)
+	_, _ = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	pl := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cluster.open-cluster-management.io/v1beta1", "kind": "Placement",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec":     map[string]any{},
+	}}
+	created, err := dyn.Resource(placementGVR).Namespace(ns).Create(ctx, pl, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return created.GetUID()
+}
+
+var placementGVR = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1beta1", Resource: "placements"}
+
+// createPlacementDecision makes a decision of placement naming clusters, as
+// OCM's placement controller does when owner is the Placement's UID (a
+// controller ownerReference); with owner "" it carries the label alone.
+func createPlacementDecision(t *testing.T, hubName, ns, placement, name string, owner types.UID, clusters ...string) {
+	t.Helper()
+	ctx := context.Background()
+	kube, dyn := clients(t, hubName)
+	_, _ = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	var decisions []any
+	for _, c := range clusters {
+		decisions = append(decisions, map[string]any{"clusterName": c, "reason": ""})
+	}
+	pd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cluster.open-cluster-management.io/v1beta1", "kind": "PlacementDecision",
+		"metadata": map[string]any{"name": name, "namespace": ns,
+			"labels": map[string]any{reconcile.LabelPlacement: placement}},
+	}}
+	if owner != "" {
+		pd.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "cluster.open-cluster-management.io/v1beta1", Kind: "Placement",
+			Name: placement, UID: owner, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}})
+	}
+	created, err := dyn.Resource(reconcile.PlacementDecisionGVR).Namespace(ns).Create(ctx, pd, metav1.CreateOptions{})
+	require.NoError(t, err)
+	created.Object["status"] = map[string]any{"decisions": decisions}
+	_, err = dyn.Resource(reconcile.PlacementDecisionGVR).Namespace(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	require.NoError(t, err)
+}
+
+// settledResourceVersion is a ManagedCluster's resourceVersion once its hub
+// and agent have stopped writing it (unchanged for two seconds).
+func settledResourceVersion(t *testing.T, hubName, cluster string) string {
+	t.Helper()
+	_, dyn := clients(t, hubName)
+	rv, since := "", time.Now()
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		mc, err := dyn.Resource(reconcile.ManagedClusterGVR).Get(ctx, cluster, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		if mc.GetResourceVersion() != rv {
+			rv, since = mc.GetResourceVersion(), time.Now()
+		}
+		return time.Since(since) >= 2*time.Second, nil
+	}), "%s settles", cluster)
+	return rv
 }
 
 // Two migrations at once, on disjoint clusters and different hub pairs: one
