@@ -2,6 +2,7 @@ package informers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -13,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 )
 
@@ -193,8 +193,10 @@ func (r *Registry) Names() []string {
 // ErrNoCredential: there is no usable <hub>-kubeconfig Secret for a hub.
 type ErrNoCredential struct {
 	Hub string
-	// Code is HubUnknown (no Secret) or KubeconfigInvalid (one that holds
-	// no usable kubeconfig): the reason hubmigrate reports.
+	// Code is HubUnknown (no Secret), KubeconfigInvalid (one that holds no
+	// usable kubeconfig) or KubeconfigRefused (one that names more than data:
+	// a plugin, a file path, impersonation or a proxy): the reason hubmigrate
+	// reports.
 	Code   string
 	Reason string
 }
@@ -224,9 +226,17 @@ func (r *Registry) configFor(hub string) (*rest.Config, string, error) {
 	if len(data) == 0 {
 		return nil, "", &ErrNoCredential{Hub: hub, Code: "KubeconfigInvalid", Reason: fmt.Sprintf("Secret %s has neither key kubeconfig nor value", secret.Name)}
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	cfg, err := restConfigFromSecretData(data)
+	var refused *KubeconfigRefusedError
+	if errors.As(err, &refused) {
+		return nil, "", &ErrNoCredential{Hub: hub, Code: "KubeconfigRefused", Reason: fmt.Sprintf("Secret %s: %v", secret.Name, refused)}
+	}
 	if err != nil {
 		return nil, "", &ErrNoCredential{Hub: hub, Code: "KubeconfigInvalid", Reason: fmt.Sprintf("Secret %s holds no valid kubeconfig: %v", secret.Name, err)}
+	}
+	if cfg.Insecure {
+		// Allowed (it is data), but the hub's identity is then not checked.
+		klog.InfoS("hub kubeconfig skips TLS verification of the hub's certificate", "hub", hub, "secret", secret.Name)
 	}
 	return cfg, secret.ResourceVersion, nil
 }
