@@ -177,7 +177,7 @@ func (c *Controller) hubEvent(hub string, obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
-	if u, ok := obj.(*unstructured.Unstructured); ok && u.GetKind() == "PlacementDecision" {
+	if u, ok := obj.(*unstructured.Unstructured); ok && (u.GetKind() == "PlacementDecision" || u.GetKind() == "Placement") {
 		c.enqueueAll() // few migrations resolve a Placement, and only once
 		return
 	}
@@ -326,6 +326,14 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	target, tgtErr := c.hubFacts(m.To, &f.Target)
 	if target != nil {
 		f.Target.RegistrationAddress, f.Target.RegistrationCA = registrationAddress(m.To, target.Config, c.registry.SecretAnnotations(m.To), c.cfg)
+	}
+	if syncing(f.Source) || syncing(f.Target) {
+		// Just after a start (or a rotated credential) nothing is known yet:
+		// nothing is decided and nothing is written — status included, so a
+		// restart does not flap the phase to Unknown. Unknown is for a hub
+		// that was seen and cannot be now.
+		logger.V(2).Info("waiting for the hubs' caches to sync", "source", errString(srcErr), "target", errString(tgtErr))
+		return 0, errWaitingForHubs
 	}
 	unobserved := !f.Source.Reachable || !f.Target.Reachable
 	if unobserved {
@@ -621,12 +629,15 @@ func (c *Controller) announceHubs(u *unstructured.Unstructured, previous []any, 
 	}
 }
 
+// syncing: the hub's caches have not synced since its clients were built,
+// and nothing says it is unreachable.
+func syncing(h HubFacts) bool { return !h.Reachable && h.Problem == "HubSyncing" }
+
 // abandonNow: a deleted migration that asks to be abandoned lets go of a
 // hub that cannot be worked on — never of one whose caches are merely
 // syncing (after every start, or a rotated credential): that one is
 // cleaned like any other once it has synced.
 func abandonNow(source, target HubFacts) bool {
-	syncing := func(h HubFacts) bool { return !h.Reachable && h.Problem == "HubSyncing" }
 	return !syncing(source) && !syncing(target) && (!source.Reachable || !target.Reachable)
 }
 

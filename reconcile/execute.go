@@ -43,8 +43,8 @@ func IsReplan(err error) bool {
 }
 
 // errCollision: an object not made by this migration stands at the name of
-// a cluster's copy or scaffolding on a hub, unseen by the caches (they hold
-// only labelled Secrets and ConfigMaps). It is a fact for the planner: the
+// a cluster's Secret or ConfigMap (a copy or scaffolding) on a hub, unseen by
+// the caches (they hold only labelled Secrets and ConfigMaps). It is a fact for the planner: the
 // cluster fails with CopyCollision instead of retrying for ever.
 type errCollision struct {
 	Cluster string
@@ -153,9 +153,14 @@ func (e *executor) create(ctx context.Context, h *informers.Hub, a Action) error
 	if label(existing, LabelMigrationUID) == string(e.facts.Migration.Owner.UID) || annotation(existing, AnnOwner) == e.facts.Migration.Owner.String() {
 		return nil
 	}
-	if a.Cluster != "" {
+	if a.Cluster != "" && (a.Ref.GVR == SecretGVR || a.Ref.GVR == ConfigMapGVR) {
+		// The caches hold only labelled Secrets and ConfigMaps: this one
+		// the planner cannot see, so it is told.
 		return &errCollision{Cluster: a.Cluster, Ref: a.Ref}
 	}
+	// A kind the caches hold: the next plan sees the object and decides
+	// (an addon the target's addon controller made meanwhile is adopted;
+	// anything else is Deploying's collision).
 	return &errReplan{why: a.Ref.String() + " exists and is not this migration's"}
 }
 

@@ -112,3 +112,24 @@ func TestRevokeTokenReadsTheHubsLive(t *testing.T) {
 	_, err = target.Dynamic.Resource(SecretGVR).Namespace("open-cluster-management").Get(context.Background(), scaffold, metav1.GetOptions{})
 	assert.Error(t, err, "revoked once the source is gone and the target speaks")
 }
+
+// A create that meets an object the caches hold (an addon the target's addon
+// controller made from the KlusterletAddonConfig copy a moment ago) re-plans:
+// the next plan adopts it. Only Secrets and ConfigMaps, which the caches hold
+// only when labelled, are reported as a collision.
+func TestCreateMeetsAnObjectNotOurs(t *testing.T) {
+	w := newWorld().configured(Deploying, nil).copied(Deploying)
+	addon := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "addon.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterAddOn",
+		"metadata": map[string]any{"name": "search-collector", "namespace": "c1"}}}
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "site-config", "namespace": "c1"}}}
+	scheme := runtime.NewScheme()
+	target := &informers.Hub{Name: "hub2", Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme,
+		map[schema.GroupVersionResource]string{ManagedClusterAddOnGVR: "ManagedClusterAddOnList", ConfigMapGVR: "ConfigMapList"}, addon.DeepCopy(), cm.DeepCopy())}
+	ex := &executor{target: target, facts: &w.f}
+	err := ex.execute(context.Background(), Action{Kind: Create, Hub: Target, Cluster: "c1", Ref: Ref{GVR: ManagedClusterAddOnGVR, Namespace: "c1", Name: "search-collector"}, Object: addon})
+	assert.True(t, IsReplan(err), "an addon the caches will show: re-plan (%v)", err)
+	err = ex.execute(context.Background(), Action{Kind: Create, Hub: Target, Cluster: "c1", Ref: Ref{GVR: ConfigMapGVR, Namespace: "c1", Name: "site-config"}, Object: cm})
+	var collision *errCollision
+	assert.ErrorAs(t, err, &collision, "a ConfigMap the caches cannot show: a collision")
+}

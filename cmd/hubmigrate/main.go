@@ -46,6 +46,7 @@ type options struct {
 	localRegistrationAddress string
 	localRegistrationCAFile  string
 	migrationNamespaces      string
+	leaderIdentity           string
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.StringVar(&o.localRegistrationAddress, "local-cluster-registration-address", "", "address managed clusters reach the home cluster by, when it is the target as local-cluster")
 	flag.StringVar(&o.localRegistrationCAFile, "local-cluster-registration-ca-file", "", "CA bundle of that address")
 	flag.StringVar(&o.migrationNamespaces, "migration-namespaces", "", "comma-separated namespaces whose ManagedClusterMigrations are acted on (default: --namespace only); a migration elsewhere drives no hub credential")
+	flag.StringVar(&o.leaderIdentity, "leader-elect-identity", "", "holder identity in the leader Lease (default: $POD_NAME — stable across restarts of the container, so a restarted process takes its own lease back at once instead of waiting for it to expire; outside a pod, the hostname and a random suffix)")
 	flag.Parse()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -131,8 +133,8 @@ func run(ctx context.Context, o options) error {
 	if !o.leaderElect {
 		return controller.Run(ctx, o.workers)
 	}
-	id, _ := os.Hostname()
-	id += "_" + string(uuid.NewUUID())
+	id := leaderIdentity(o)
+	logger.Info("leader election", "identity", id)
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Name: "hubmigrate", Namespace: o.namespace},
 		Client:     kube.CoordinationV1(),
@@ -196,4 +198,20 @@ func migrationNamespaces(o options) []string {
 		}
 	}
 	return out
+}
+
+// leaderIdentity is stable for a pod: a container restarted in the same pod
+// (a crash, an OOM kill) holds the same identity, so it renews the lease its
+// previous process held instead of waiting out its expiry. Two pods never
+// share one (pod names are unique); outside a pod there is nothing stable to
+// use, and two processes on one host must not look like one.
+func leaderIdentity(o options) string {
+	if o.leaderIdentity != "" {
+		return o.leaderIdentity
+	}
+	if pod := os.Getenv("POD_NAME"); pod != "" {
+		return pod
+	}
+	host, _ := os.Hostname()
+	return host + "_" + string(uuid.NewUUID())
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -31,6 +34,7 @@ func TestRestartsMidway(t *testing.T) {
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	c := startController(t, 30*time.Second)
 	createMigration(t, migrationSpec{namespace: "ops", name: "restarted", from: "hub1", to: "hub2", clusters: clusters})
+	phases := watchPhases(t, "ops", "restarted")
 	// Keep one cluster's token, to see it rejected once the migration is done.
 	token := captureToken(t, "ops", "restarted", clusters[0])
 	for i, phase := range []string{"Initializing", "Deploying", "Registering"} {
@@ -52,6 +56,17 @@ func TestRestartsMidway(t *testing.T) {
 	defer c.stop()
 	m := waitMigrationPhase(t, "ops", "restarted", "Completed", 4*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+	// A restart is invisible from outside: the phase a watcher reads never
+	// turns Unknown while the new process's caches sync, and never goes back.
+	seen := phases()
+	order := map[string]int{"": 0, "Pending": 1, "Validating": 2, "Initializing": 3, "Deploying": 4, "Registering": 5, "Cleaning": 6, "Completed": 7}
+	for i, p := range seen {
+		_, known := order[p]
+		require.True(t, known, "phase %q seen across restarts (all: %v)", p, seen)
+		if i > 0 {
+			require.GreaterOrEqual(t, order[p], order[seen[i-1]], "the phase went back: %v", seen)
+		}
+	}
 
 	checkTokenRejected(t, token)
 }
@@ -110,4 +125,39 @@ func rotateCredential(t *testing.T, hubName string) {
 	secret.Data["kubeconfig"] = kc
 	_, err = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Update(context.Background(), secret, metav1.UpdateOptions{})
 	require.NoError(t, err)
+}
+
+// watchPhases records every status.phase of a migration a watcher sees, until
+// the returned func is called.
+func watchPhases(t *testing.T, namespace, name string) func() []string {
+	t.Helper()
+	_, dyn := clients(t, "home")
+	w, err := dyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Watch(context.Background(),
+		metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var seen []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+			mu.Lock()
+			if len(seen) == 0 || seen[len(seen)-1] != phase {
+				seen = append(seen, phase)
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() []string {
+		w.Stop()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return seen
+	}
 }
