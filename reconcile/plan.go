@@ -133,6 +133,8 @@ func (p *planner) planCluster(cf *ClusterFacts) {
 	case p.ours(tgt) && (hasAnnotation(tgt, AnnCommitted) || Phase(label(tgt, LabelPhase)) == Cleaning || Phase(label(tgt, LabelPhase)) == Completed):
 		// From Cleaning on, the target's ManagedCluster speaks for the cluster.
 		p.planCleaning(cf)
+	case src == nil && p.ours(tgt):
+		p.planSourceGone(cf)
 	case src == nil || !p.ours(src):
 		p.planValidating(cf)
 	case Phase(label(src, LabelPhase)) == Failed:

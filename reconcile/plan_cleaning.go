@@ -19,6 +19,11 @@ func (p *planner) planCleaning(cf *ClusterFacts) {
 		p.outcome(cf.Name, Cleaning, "")
 		return
 	}
+	if p.alignCopies(cf) {
+		// The sources go next: their copies must equal them first.
+		p.outcome(cf.Name, Cleaning, "")
+		return
+	}
 	if refs := p.migratedSourceObjects(cf); len(refs) > 0 {
 		for _, r := range refs {
 			p.act(Action{Kind: DeleteMigratedSource, Hub: Source, Cluster: cf.Name, Ref: r, Why: "its copy is on the target"})
@@ -78,6 +83,30 @@ func (p *planner) planCleaning(cf *ClusterFacts) {
 	}
 	p.moveLabel(Target, cf.Name, tgt, Completed)
 	p.outcome(cf.Name, Cleaning, "")
+}
+
+// sourceDeleted is the committed marker the target gets when someone deleted
+// the source ManagedCluster mid-flight and the cluster is registered on the
+// target: no commit can be read from the source any more.
+const sourceDeleted = "source-deleted"
+
+// planSourceGone: someone deleted the source ManagedCluster while the
+// cluster was in flight (before Cleaning). Where its agent is registered on
+// the target (accepted, joined, available there), the target is the only
+// hub that holds it: Cleaning starts there and hands it over. Otherwise
+// nothing is done to the copy — deleting it could leave the cluster on no
+// hub — and the cluster waits, named in its status.
+func (p *planner) planSourceGone(cf *ClusterFacts) {
+	tgt := cf.Target.MC
+	if !availableOn(tgt) {
+		p.outcome(cf.Name, Registering, "the source ManagedCluster was deleted; waiting for the cluster to be available on the target")
+		return
+	}
+	obj, _ := withMarkers(tgt, map[string]string{LabelPhase: string(Cleaning)},
+		map[string]string{AnnCommitted: sourceDeleted, AnnOwner: p.owner.String(), AnnPhaseSince: p.now()}, nil, nil)
+	p.act(Action{Kind: Update, Hub: Target, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, tgt), Object: obj,
+		Why: "the source ManagedCluster was deleted and the cluster is registered on the target: Cleaning there", Event: "SourceDeleted"})
+	p.outcome(cf.Name, Registering, "")
 }
 
 // migratedSourceObjects are the source resources whose copies are on the

@@ -87,7 +87,7 @@ func (p *planner) planDeploying(cf *ClusterFacts) {
 			pending = true
 		}
 	}
-	if pending {
+	if pending || p.alignCopies(cf) {
 		p.outcome(cf.Name, Deploying, "")
 		return
 	}

@@ -19,6 +19,7 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 		return
 	}
 	p.mirrorLabel(cf, Registering)
+	p.alignCopies(cf)
 	if hubAcceptsClient(src) {
 		// Someone accepted the source again after the Registering write.
 		obj, _ := withMarkers(src, nil, nil, nil, nil)
@@ -132,6 +133,7 @@ func (p *planner) planCommitted(cf *ClusterFacts) {
 		return
 	}
 	p.mirrorLabel(cf, Registering)
+	p.alignCopies(cf)
 	committedName, committedUID, _ := strings.Cut(annotation(src, AnnCommitted), "/")
 	cred, credOK := p.credential(cf)
 	// The commit records the CN; a commit written before it did is read

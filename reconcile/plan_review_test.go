@@ -156,3 +156,21 @@ func TestAbandonOnlyAnUnusableHub(t *testing.T) {
 	assert.True(t, abandonNow(down, ready))
 	assert.True(t, abandonNow(ready, unknown))
 }
+
+// Someone deletes the source ManagedCluster mid-flight (issue 14, defect 8).
+func TestPlanSourceDeletedMidFlight(t *testing.T) {
+	registered := committedWithCN(t).csr(t, "c1-aaa", approved).registeredOnTarget()
+	registered.c().Source.MC = nil
+	p := PlanMigration(&registered.f)
+	require.Equal(t, []string{"Update target managedclusters c1"}, describe(p.Actions), "not Failed:NotFound: the target holds the cluster")
+	obj := p.Actions[0].Object
+	assert.Equal(t, "Cleaning", obj.GetLabels()[LabelPhase])
+	assert.Equal(t, sourceDeleted, obj.GetAnnotations()[AnnCommitted])
+	assert.NotEqual(t, Failed, p.Clusters[0].Phase)
+
+	notThere := newWorld().registering(nil)
+	notThere.c().Source.MC = nil
+	p = PlanMigration(&notThere.f)
+	assert.Empty(t, p.Actions, "the copy is not touched: deleting it could leave the cluster on no hub")
+	assert.Contains(t, p.Clusters[0].Waiting, "source ManagedCluster was deleted")
+}
