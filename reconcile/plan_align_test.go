@@ -60,9 +60,11 @@ func TestPlanAlignsCopies(t *testing.T) {
 			},
 		},
 		{
-			name:  "Registering: a preserved Secret's data changed: the copy follows, a hub's label on it kept",
-			world: func(t *testing.T) *world { return registeringWith(t, preservedSecret("new", map[string]string{"feature.open-cluster-management.io/x": "y"})) },
-			want:  []string{"Update target secrets bmc"},
+			name: "Registering: a preserved Secret's data changed: the copy follows, a hub's label on it kept",
+			world: func(t *testing.T) *world {
+				return registeringWith(t, preservedSecret("new", map[string]string{"feature.open-cluster-management.io/x": "y"}))
+			},
+			want: []string{"Update target secrets bmc"},
 			check: func(t *testing.T, p Plan) {
 				obj := p.Actions[0].Object
 				assert.Equal(t, encodeBytes([]byte("new")), obj.Object["data"].(map[string]any)["password"])
