@@ -150,7 +150,9 @@ func (h *Hub) Informers() Informers {
 // start runs the informers until Stop.
 func (h *Hub) start(ctx context.Context) {
 	ctx, h.stop = context.WithCancel(ctx)
-	h.ServesKlusterletConfig()
+	// Discovery is a request to the hub: never made while the registry's
+	// lock is held (one hub that does not answer would stall the others).
+	go h.ServesKlusterletConfig()
 	inf := h.Informers()
 	base := []cache.SharedIndexInformer{
 		inf.ManagedClusters, inf.ManifestWorks, inf.KlusterletAddonConfigs, inf.Addons,

@@ -163,7 +163,7 @@ func (r *Registry) Hub(name string) (*Hub, error) {
 	h.start(r.ctx)
 	r.hubs[name] = h
 	r.sources[name] = version
-	klog.InfoS("hub caches started", "hub", name, "servesKlusterletConfig", h.ServesKlusterletConfig())
+	klog.InfoS("hub caches started", "hub", name)
 	return h, nil
 }
 

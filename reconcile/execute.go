@@ -177,6 +177,16 @@ func (e *executor) delete(ctx context.Context, h *informers.Hub, r Ref) error {
 	return err
 }
 
+// deleteAsRead deletes r only as it was read live: UID and resourceVersion
+// preconditions (a 409 re-plans); NotFound is done.
+func (e *executor) deleteAsRead(ctx context.Context, h *informers.Hub, r Ref) error {
+	err := resource(h.Dynamic, r).Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(r.UID), ResourceVersion: ptr.To(r.ResourceVersion)}})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
 // tokenLifetime covers Initializing, Deploying and Registering plus a margin,
 // never below the API's 10-minute minimum.
 func (e *executor) tokenLifetime() time.Duration {
@@ -356,7 +366,11 @@ func (e *executor) deleteSourceCluster(ctx context.Context, a Action) error {
 		}
 		return &errReplan{why: "unaccepted the source before deleting it"}
 	}
-	return e.delete(ctx, e.source, a.Ref)
+	// The delete is fenced by what the live read saw: a write since then
+	// (someone accepting it again) is a 409, and the world is looked at anew.
+	live := a.Ref
+	live.ResourceVersion = src.GetResourceVersion()
+	return e.deleteAsRead(ctx, e.source, live)
 }
 
 // deleteMigratedSource deletes a source resource once a live read shows its
@@ -424,7 +438,7 @@ func unacceptAndDelete(ctx context.Context, h *informers.Hub, r Ref, owner strin
 			return &errReplan{why: "ManagedCluster " + r.Name + " was accepted again"}
 		}
 	}
-	err = mcs.Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(r.UID)}})
+	err = mcs.Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(r.UID), ResourceVersion: ptr.To(mc.GetResourceVersion())}})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

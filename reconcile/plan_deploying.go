@@ -64,7 +64,14 @@ func (p *planner) planDeploying(cf *ClusterFacts) {
 		return
 	}
 	if tgt.MC == nil {
-		p.create(Target, cf.Name, ManagedClusterGVR, p.managedClusterCopy(cf, Deploying), "the ManagedCluster copy")
+		why := "the ManagedCluster copy"
+		if original := annotation(src, AnnOriginalKlusterletConfig); original != "" && !tgt.KlusterletConfigNames[original] {
+			why = "the ManagedCluster copy, without its klusterlet-config annotation: no KlusterletConfig " + original + " on the target"
+		}
+		p.create(Target, cf.Name, ManagedClusterGVR, p.managedClusterCopy(cf, Deploying), why)
+		if why != "the ManagedCluster copy" {
+			p.plan.Actions[len(p.plan.Actions)-1].Event = "KlusterletConfigDropped"
+		}
 		p.outcome(cf.Name, Deploying, "")
 		return
 	}

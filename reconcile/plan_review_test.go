@@ -174,3 +174,19 @@ func TestPlanSourceDeletedMidFlight(t *testing.T) {
 	assert.Empty(t, p.Actions, "the copy is not touched: deleting it could leave the cluster on no hub")
 	assert.Contains(t, p.Clusters[0].Waiting, "source ManagedCluster was deleted")
 }
+
+// The cluster named a KlusterletConfig the target does not have: the copy
+// goes without the annotation, and an Event says so (SPEC Deploying).
+func TestPlanKlusterletConfigDroppedIsAnnounced(t *testing.T) {
+	w := newWorld().configured(Deploying, map[string]string{AnnOriginalKlusterletConfig: "proxy-settings"})
+	w.c().Target.Namespace = newWorld().copied(Deploying).c().Target.Namespace
+	p := PlanMigration(&w.f)
+	require.Equal(t, []string{"Create target managedclusters c1"}, describe(p.Actions))
+	assert.Equal(t, "KlusterletConfigDropped", p.Actions[0].Event)
+	assert.NotContains(t, p.Actions[0].Object.GetAnnotations(), AnnKlusterletConfig)
+
+	w.c().Target.KlusterletConfigNames = map[string]bool{"proxy-settings": true}
+	p = PlanMigration(&w.f)
+	assert.Empty(t, p.Actions[0].Event, "kept where the target has it")
+	assert.Equal(t, "proxy-settings", p.Actions[0].Object.GetAnnotations()[AnnKlusterletConfig])
+}
