@@ -56,6 +56,10 @@ const (
 	// DeleteTargetCluster unaccepts the target copy, re-reads it live and
 	// deletes it (UID precondition).
 	DeleteTargetCluster ActionKind = "DeleteTargetCluster"
+	// BeginRegistering is the Registering write (Object: the source
+	// ManagedCluster unaccepted, resourceVersion-guarded), with the target
+	// API server's current time, read live, as csrs-not-before.
+	BeginRegistering ActionKind = "BeginRegistering"
 	// DecideRollback writes the rollback decision (Object: the source
 	// ManagedCluster, resourceVersion-guarded). For a cluster in Registering
 	// it first lists the cluster's CSRs on the target live: one CN passing

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -13,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2"
@@ -112,6 +116,8 @@ func (e *executor) execute(ctx context.Context, a Action) error {
 		err = unacceptAndDelete(ctx, e.target, a.Ref, e.facts.Migration.Owner.String())
 	case DecideRollback:
 		err = e.decideRollback(ctx, a)
+	case BeginRegistering:
+		err = e.beginRegistering(ctx, a)
 	case RevokeToken:
 		err = e.revokeToken(ctx, a)
 	default:
@@ -529,7 +535,7 @@ func (e *executor) decideRollback(ctx context.Context, a Action) error {
 					csrs = append(csrs, &list.Items[i])
 				}
 				cns := map[string]bool{}
-				for _, csr := range passingCSRs(csrs, cred) {
+				for _, csr := range passingCSRs(csrs, cred, csrsNotBefore(a.Object)) {
 					cns[csrCommonName(csr)] = true
 				}
 				if len(cns) == 1 {
@@ -567,4 +573,44 @@ func (e *executor) revokeToken(ctx context.Context, a Action) error {
 		return &errReplan{why: "the target does not speak for " + a.Cluster}
 	}
 	return e.delete(ctx, e.target, a.Ref)
+}
+
+// beginRegistering writes the Registering write with the target API
+// server's own time (its Date header, read live): CSRs are compared with
+// the target's clock only, never with the controller's.
+func (e *executor) beginRegistering(ctx context.Context, a Action) error {
+	now, err := serverTime(ctx, e.target)
+	if err != nil {
+		return err
+	}
+	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnCSRsNotBefore: now.UTC().Format(time.RFC3339)}, nil, nil)
+	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+// serverTime is the hub API server's clock, from the Date header of a
+// request to /version.
+func serverTime(ctx context.Context, h *informers.Hub) (time.Time, error) {
+	if h == nil {
+		return time.Time{}, fmt.Errorf("the target cannot be seen")
+	}
+	client, err := rest.HTTPClientFor(h.Config)
+	if err != nil {
+		return time.Time{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(h.Config.Host, "/")+"/version", nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: no usable Date header (%q): %w", h.Name, resp.Header.Get("Date"), err)
+	}
+	return date, nil
 }

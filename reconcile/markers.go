@@ -33,7 +33,12 @@ const (
 	// AnnCommitCN is the committed CSR's CN, written with committed: later
 	// CSRs of an agent that restarted before using its certificate are
 	// approved by it, even once the committed CSR is gone.
-	AnnCommitCN       = Prefix + "commit-cn"
+	AnnCommitCN = Prefix + "commit-cn"
+	// AnnCSRsNotBefore is the target API server's time at the Registering
+	// write (its Date header, read live): a CSR the target created before it
+	// was filed while the source still accepted the agent — not by the
+	// agent, but by whoever else holds its token — and never counts.
+	AnnCSRsNotBefore  = Prefix + "csrs-not-before"
 	AnnCommitLeaseRV  = Prefix + "commit-lease-rv"
 	AnnCommitWorkRV   = Prefix + "commit-work-rv"
 	AnnRestoreLeaseRV = Prefix + "restore-lease-rv"
@@ -81,7 +86,7 @@ const (
 
 // inFlightAnnotations are dropped from the target ManagedCluster at handover.
 var inFlightAnnotations = []string{
-	AnnPhaseSince, AnnKlusterletWorkGeneration, AnnCommitted, AnnCommitCN, AnnCommitLeaseRV, AnnCommitWorkRV,
+	AnnPhaseSince, AnnKlusterletWorkGeneration, AnnCommitted, AnnCommitCN, AnnCSRsNotBefore, AnnCommitLeaseRV, AnnCommitWorkRV,
 	AnnRestoreLeaseRV, AnnRestoredAt, AnnOriginalHubAcceptsClient, AnnOriginalKlusterletConfig, AnnGlobalHubMigrating,
 }
 

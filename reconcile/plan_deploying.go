@@ -104,7 +104,7 @@ func (p *planner) planDeploying(cf *ClusterFacts) {
 	obj, _ := withMarkers(src, map[string]string{LabelPhase: string(Registering)},
 		map[string]string{AnnOriginalHubAcceptsClient: strconv.FormatBool(hubAcceptsClient(src)), AnnPhaseSince: p.now()}, nil, nil)
 	_ = unstructured.SetNestedField(obj.Object, false, "spec", "hubAcceptsClient")
-	p.act(Action{Kind: Update, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Object: obj, Why: "Registering: unaccept the source"})
+	p.act(Action{Kind: BeginRegistering, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Object: obj, Why: "Registering: unaccept the source"})
 	p.outcome(cf.Name, Deploying, "")
 }
 

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"sort"
 	"strings"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,7 +38,7 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 		p.waitOrRollBack(cf, "the migration's bootstrap identity is not known")
 		return
 	}
-	passing := passingCSRs(cf.Target.CSRs, cred)
+	passing := passingCSRs(cf.Target.CSRs, cred, csrsNotBefore(src))
 	cns := map[string]bool{}
 	for _, csr := range passing {
 		cns[csrCommonName(csr)] = true
@@ -76,16 +77,31 @@ func (p *planner) commitPending(cf *ClusterFacts) bool {
 		return false
 	}
 	cns := map[string]bool{}
-	for _, csr := range passingCSRs(cf.Target.CSRs, cred) {
+	for _, csr := range passingCSRs(cf.Target.CSRs, cred, csrsNotBefore(src)) {
 		cns[csrCommonName(csr)] = true
 	}
 	return len(cns) == 1
 }
 
-// passingCSRs are the pending CSRs that pass every check, oldest first.
-func passingCSRs(csrs []*certificatesv1.CertificateSigningRequest, cred registrationCredential) []*certificatesv1.CertificateSigningRequest {
+// csrsNotBefore is the target's time at the Registering write, less a
+// second of slack for API server replicas' clocks (zero: not recorded, as
+// by a version that did not record it — nothing is filtered).
+func csrsNotBefore(src metaObject) time.Time {
+	t, err := time.Parse(time.RFC3339, annotation(src, AnnCSRsNotBefore))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.Add(-time.Second)
+}
+
+// passingCSRs are the pending CSRs that pass every check and were created
+// at or after notBefore, oldest first.
+func passingCSRs(csrs []*certificatesv1.CertificateSigningRequest, cred registrationCredential, notBefore time.Time) []*certificatesv1.CertificateSigningRequest {
 	var out []*certificatesv1.CertificateSigningRequest
 	for _, csr := range csrs {
+		if csr.CreationTimestamp.Time.Before(notBefore) {
+			continue
+		}
 		if csrPending(csr) && checkRegistrationCSR(csr, cred) == nil {
 			out = append(out, csr)
 		}

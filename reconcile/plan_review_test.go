@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Rows for the defects an independent review of the planner found (issue
@@ -189,4 +190,31 @@ func TestPlanKlusterletConfigDroppedIsAnnounced(t *testing.T) {
 	p = PlanMigration(&w.f)
 	assert.Empty(t, p.Actions[0].Event, "kept where the target has it")
 	assert.Equal(t, "proxy-settings", p.Actions[0].Object.GetAnnotations()[AnnKlusterletConfig])
+}
+
+// Whoever holds a cluster's token (it sits in the source's bootstrap Secret
+// and in the klusterlet work) can file a passing CSR before the Registering
+// write; the real agent cannot (its source still accepts it). Such a CSR
+// never counts: not committed, not the oldest, not a second CN (issue 15
+// finding 5).
+func TestPlanCSRsFiledBeforeRegisteringDoNotCount(t *testing.T) {
+	notBefore := testNow.Add(-time.Minute)
+	early := func(c *certificatesv1.CertificateSigningRequest) {
+		c.CreationTimestamp = metav1.NewTime(notBefore.Add(-10 * time.Second))
+	}
+	w := newWorld().registering(map[string]string{AnnCSRsNotBefore: notBefore.Format(time.RFC3339)}).csr(t, "c1-early", early)
+	p := PlanMigration(&w.f)
+	assert.Empty(t, p.Actions, "a CSR filed before the Registering write is not committed")
+
+	late := func(c *certificatesv1.CertificateSigningRequest) { c.CreationTimestamp = metav1.NewTime(notBefore) }
+	w = w.csr(t, "c1-agent", func(c *certificatesv1.CertificateSigningRequest) {
+		late(c)
+		c.Spec.Request = agentCSRWithCN(t, "system:open-cluster-management:c1:agent2").Spec.Request
+	})
+	p = PlanMigration(&w.f)
+	require.Equal(t, []string{"Commit source certificatesigningrequests c1-agent"}, describe(p.Actions), "the agent's CSR commits; the early one is not a second CN")
+
+	unrecorded := newWorld().registering(nil).csr(t, "c1-aaa", early)
+	assert.Equal(t, []string{"Commit source certificatesigningrequests c1-aaa"}, describe(PlanMigration(&unrecorded.f).Actions),
+		"markers written before csrs-not-before existed: nothing is filtered")
 }

@@ -480,7 +480,7 @@ func TestPlanForwardPath(t *testing.T) {
 		{
 			name:  "Deploying done: the Registering write unaccepts the source and saves the original in one write",
 			world: func(*testing.T) *world { return newWorld().configured(Deploying, nil).copied(Deploying) },
-			want:  []string{"Update source managedclusters c1"},
+			want:  []string{"BeginRegistering source managedclusters c1"},
 			phase: Deploying,
 			check: func(t *testing.T, p Plan) {
 				obj := p.Actions[0].Object

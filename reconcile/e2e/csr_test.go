@@ -70,7 +70,7 @@ func sourceLabel(t *testing.T, cluster string) string {
 // migration's own credential).
 func TestRefusedRegistrations(t *testing.T) {
 	ctx := context.Background()
-	clusters := []string{"csr-cn", "csr-org", "csr-san", "csr-steal", "csr-two"}
+	clusters := []string{"csr-cn", "csr-org", "csr-san", "csr-steal", "csr-two", "csr-early"}
 	importClusters(t, "hub1", sim.Singleton, clusters...)
 	require.NoError(t, simulator.SetCSRMutator("csr-cn", func(r *x509.CertificateRequest) {
 		r.Subject.CommonName = "system:open-cluster-management:csr-org:agent"
@@ -82,9 +82,10 @@ func TestRefusedRegistrations(t *testing.T) {
 	require.NoError(t, simulator.SetCSRMutator("csr-san", func(r *x509.CertificateRequest) { r.IPAddresses = []net.IP{net.ParseIP("10.0.0.1")} }))
 	require.NoError(t, simulator.NeverFileCSROn("csr-steal", "hub2", true))
 	require.NoError(t, simulator.NeverFileCSROn("csr-two", "hub2", true))
+	require.NoError(t, simulator.NeverFileCSROn("csr-early", "hub2", true))
 
 	c := startController(t, 30*time.Second)
-	defer c.stop()
+	defer func() { c.stop() }()
 	createMigration(t, migrationSpec{namespace: "ops", name: "refused", from: "hub1", to: "hub2", clusters: clusters})
 	_, homeDyn := clients(t, "home")
 	var m *unstructured.Unstructured
@@ -93,23 +94,32 @@ func TestRefusedRegistrations(t *testing.T) {
 		m, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "refused", metav1.GetOptions{})
 		return err == nil && m.GetUID() != "", nil
 	}))
-	// File the hand-made CSRs as soon as the tokens exist, before Registering,
-	// so the planner sees both of csr-two's at once.
+	// csr-early: whoever holds its token (it sits in the source's bootstrap
+	// Secret) files a passing CSR as soon as the token exists, before the
+	// Registering write, while the real agent cannot: it must never count.
 	hub1Kube, _ := clients(t, "hub1")
-	for _, cl := range []string{"csr-cn", "csr-two"} {
-		require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-			_, err := hub1Kube.CoreV1().Secrets(sim.BootstrapSecretNamespace).Get(ctx, reconcile.ScaffoldingName(cl, m.GetUID()), metav1.GetOptions{})
-			return err == nil, nil
-		}), "token of %s", cl)
-	}
-	fileCSR(t, m, "csr-steal", "csr-cn", "system:open-cluster-management:csr-steal:agent")
-	fileCSR(t, m, "csr-two", "csr-two", "system:open-cluster-management:csr-two:agent1")
-	fileCSR(t, m, "csr-two", "csr-two", "system:open-cluster-management:csr-two:agent2")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := hub1Kube.CoreV1().Secrets(sim.BootstrapSecretNamespace).Get(ctx, reconcile.ScaffoldingName("csr-early", m.GetUID()), metav1.GetOptions{})
+		return err == nil, nil
+	}), "token of csr-early")
+	c.stop() // so that the Registering write comes clearly after the CSR
+	require.NotEqual(t, "Registering", sourceLabel(t, "csr-early"))
+	fileCSR(t, m, "csr-early", "csr-early", "system:open-cluster-management:csr-early:agent")
+	time.Sleep(2100 * time.Millisecond) // CSR times have seconds, and a second of slack is allowed
+	c = startController(t, 30*time.Second)
 	for _, cl := range clusters {
 		require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 			return sourceLabel(t, cl) == "Registering", nil
 		}), "%s reaches Registering", cl)
 	}
+	// The hand-made CSRs after the Registering write, with the controller
+	// stopped, so it sees both of csr-two's at once.
+	c.stop()
+	time.Sleep(1100 * time.Millisecond) // CSR times have seconds: clear of the Registering write's
+	fileCSR(t, m, "csr-steal", "csr-cn", "system:open-cluster-management:csr-steal:agent")
+	fileCSR(t, m, "csr-two", "csr-two", "system:open-cluster-management:csr-two:agent1")
+	fileCSR(t, m, "csr-two", "csr-two", "system:open-cluster-management:csr-two:agent2")
+	c = startController(t, 30*time.Second)
 	hub2Kube, _ := clients(t, "hub2")
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "refused", metav1.GetOptions{})
