@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,5 +142,10 @@ func startController(t *testing.T, resync time.Duration, opts ...controllerOptio
 			t.Errorf("controller: %v", err)
 		}
 	}()
-	return &controller{Controller: c, writes: writes, stop: func() { cancel(); <-done }}
+	// A test that fails half-way must not leave its controller acting on the
+	// next test's migrations: stop is idempotent and runs at cleanup too.
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return &controller{Controller: c, writes: writes, stop: stop}
 }

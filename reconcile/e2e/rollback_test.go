@@ -179,12 +179,13 @@ func TestCommitPrecedenceAtTheDeadline(t *testing.T) {
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	require.NoError(t, simulator.NeverFileCSROn("prec-1", "hub2", true))
 	c := startController(t, 30*time.Second)
-	createMigration(t, migrationSpec{namespace: "ops", name: "prec", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "8s"})
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+	createMigration(t, migrationSpec{namespace: "ops", name: "prec", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "2m"})
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 		return sourceLabel(t, "prec-1") == "Registering", nil
 	}))
 	c.stop()
-	time.Sleep(9 * time.Second) // the Registering deadline passes while hubmigrate is down
+	// The Registering deadline passes while hubmigrate is down: the
+	// controller that comes back runs 3 minutes ahead of the hubs.
 
 	require.NoError(t, simulator.NeverFileCSROn("prec-1", "hub2", false))
 	require.NoError(t, simulator.RestartAgent("prec-1"))
@@ -203,7 +204,7 @@ func TestCommitPrecedenceAtTheDeadline(t *testing.T) {
 	}), "a valid CSR pending on the target")
 	assert.Equal(t, "Registering", sourceLabel(t, "prec-1"), "nothing decided while hubmigrate was down")
 
-	c = startController(t, 30*time.Second)
+	c = startController(t, 30*time.Second, withClock(skewedClock{ahead: 3 * time.Minute}))
 	defer c.stop()
 	m := waitMigrationPhase(t, "ops", "prec", "Completed", 2*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)

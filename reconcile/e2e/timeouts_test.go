@@ -97,8 +97,8 @@ func TestDeployingTimeoutAndDeletion(t *testing.T) {
 		defer terminatingNamespace(t, c)()
 	}
 	c := startController(t, 30*time.Second)
-	defer c.stop()
-	createMigration(t, migrationSpec{namespace: "ops", name: "dep-timeout", from: "hub1", to: "hub2", clusters: clusters[:1], stageTimeout: "10s"})
+	defer func() { c.stop() }()
+	createMigration(t, migrationSpec{namespace: "ops", name: "dep-timeout", from: "hub1", to: "hub2", clusters: clusters[:1], stageTimeout: "2m"})
 	createMigration(t, migrationSpec{namespace: "ops", name: "dep-deleted", from: "hub1", to: "hub2", clusters: clusters[1:], stageTimeout: "5m"})
 	tokens := []string{captureToken(t, "ops", "dep-timeout", "dep-timeout"), captureToken(t, "ops", "dep-deleted", "dep-deleted")}
 
@@ -124,6 +124,14 @@ func TestDeployingTimeoutAndDeletion(t *testing.T) {
 	deleteMigration(t, "ops", "dep-deleted")
 	waitGone(t, "ops", "dep-deleted")
 
+	// dep-timeout's Deploying deadline passes: the controller comes back
+	// 3 minutes ahead of the hubs (no test waits on a short real timeout,
+	// which a loaded machine could hit in an earlier stage).
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		return sourceLabel(t, "dep-timeout") == "Deploying", nil
+	}), "dep-timeout reaches Deploying")
+	c.stop()
+	c = startController(t, 30*time.Second, withClock(skewedClock{ahead: 3 * time.Minute}))
 	m := waitMigrationPhase(t, "ops", "dep-timeout", "Failed", 2*time.Minute)
 	assert.Equal(t, `{"dep-timeout":"Failed:DeployingTimeout"}`, m.GetAnnotations()[reconcile.AnnResults])
 	checkFailedRecord(t, m, "dep-timeout", "DeployingTimeout")
@@ -259,13 +267,17 @@ func TestCommittedPastTimeoutKeepsTrying(t *testing.T) {
 	require.NoError(t, simulator.HoldImport("late-1", "hub2", true))
 	defer func() { _ = simulator.HoldImport("late-1", "hub2", false) }()
 	c := startController(t, 30*time.Second)
-	defer c.stop()
-	createMigration(t, migrationSpec{namespace: "ops", name: "late", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "10s"})
+	defer func() { c.stop() }()
+	createMigration(t, migrationSpec{namespace: "ops", name: "late", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "2m"})
 	_, hub1 := clients(t, "hub1")
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "late-1", metav1.GetOptions{})
 		return err == nil && mc.GetAnnotations()[reconcile.AnnCommitted] != "", nil
 	}), "late-1 commits")
+	// Its Registering deadline passes: the controller comes back 3 minutes
+	// ahead of the hubs.
+	c.stop()
+	c = startController(t, 30*time.Second, withClock(skewedClock{ahead: 3 * time.Minute}))
 
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(metrics.NewMigrationCollector(c.Migrations)))
