@@ -209,6 +209,19 @@ func (e *executor) tokenLifetime() time.Duration {
 // lost is still bound to the anchor, so deleting the anchor revokes it too.
 func (e *executor) mintToken(ctx context.Context, a Action) error {
 	f := e.facts
+	// One token per cluster: the cache may not show yet the bootstrap
+	// Secret a previous MintToken wrote, so the Secret is read live first
+	// (a token minted again would be bound to the anchor and revoked with
+	// it, but it is a step done twice).
+	existing, err := e.source.Kube.CoreV1().Secrets(a.Object.GetNamespace()).Get(ctx, a.Object.GetName(), metav1.GetOptions{})
+	switch {
+	case err == nil && existing.Labels[LabelMigrationUID] == string(f.Migration.Owner.UID):
+		return nil
+	case err == nil:
+		return &errCollision{Cluster: a.Cluster, Ref: Ref{GVR: SecretGVR, Namespace: existing.Namespace, Name: existing.Name}}
+	case !apierrors.IsNotFound(err):
+		return err
+	}
 	tr, err := e.target.Kube.CoreV1().ServiceAccounts(f.BootstrapNamespace).CreateToken(ctx, ServiceAccountName(f.Migration.Owner.UID), &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{
 			ExpirationSeconds: ptr.To(int64(e.tokenLifetime().Seconds())),

@@ -133,3 +133,22 @@ func TestCreateMeetsAnObjectNotOurs(t *testing.T) {
 	var collision *errCollision
 	assert.ErrorAs(t, err, &collision, "a ConfigMap the caches cannot show: a collision")
 }
+
+// The token is minted once: a bootstrap Secret the cache has not shown yet
+// (written by the previous MintToken) is read live, and no second token is
+// requested (found by the crash sweep).
+func TestMintTokenReadsTheBootstrapSecretLive(t *testing.T) {
+	w := newWorld().scaffolding().claimed(Initializing, nil)
+	w.c().Source.BootstrapSecret, w.c().Source.KlusterletConfig = nil, nil // not in the cache yet
+	p := PlanMigration(&w.f)
+	require.Equal(t, "MintToken", string(p.Actions[0].Kind), "%v", describe(p.Actions))
+	written := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: scaffold, Namespace: "multicluster-engine",
+		Labels: map[string]string{LabelMigrationUID: string(testOwner.UID)}}}
+	source := fakeHub("hub1", []runtime.Object{written})
+	target := fakeHub("hub2", []runtime.Object{liveSA()})
+	ex := &executor{source: source, target: target, facts: &w.f}
+	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
+	for _, action := range target.Kube.(*kubefake.Clientset).Actions() {
+		assert.NotEqual(t, "token", action.GetSubresource(), "no second token is minted")
+	}
+}
