@@ -150,6 +150,16 @@ func (p *planner) planCommitted(cf *ClusterFacts) {
 	}
 	p.mirrorLabel(cf, Registering)
 	p.alignCopies(cf)
+	if hubAcceptsClient(src) {
+		// Someone accepted the source again after the commit: the agent
+		// would stay there after a restart, and the cluster never register
+		// on the target (found by the model, model_regressions_test.go).
+		obj, _ := withMarkers(src, nil, nil, nil, nil)
+		_ = unstructured.SetNestedField(obj.Object, false, "spec", "hubAcceptsClient")
+		p.act(Action{Kind: Update, Hub: Source, Cluster: cf.Name, Ref: RefOf(ManagedClusterGVR, src), Object: obj, Why: "keep the committed cluster's source unaccepted"})
+		p.outcome(cf.Name, Registering, "")
+		return
+	}
 	committedName, committedUID, _ := strings.Cut(annotation(src, AnnCommitted), "/")
 	cred, credOK := p.credential(cf)
 	// The commit records the CN; a commit written before it did is read
@@ -162,9 +172,12 @@ func (p *planner) planCommitted(cf *ClusterFacts) {
 	}
 	for _, csr := range cf.Target.CSRs {
 		committed := csr.Name == committedName && csr.UID == types.UID(committedUID)
+		sameAgent := cn != "" && csrCommonName(csr) == cn && credOK && checkRegistrationCSR(csr, cred) == nil
 		switch {
-		case committed && csrRefused(csr):
-			p.act(Action{Kind: Delete, Hub: Target, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Why: "the committed CSR was refused by someone else; the agent files a new one"})
+		case (committed || sameAgent) && csrRefused(csr):
+			// Refused by someone else: the agent waits on a denied CSR for
+			// ever; deleted, it files a new one at once.
+			p.act(Action{Kind: Delete, Hub: Target, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Why: "a CSR of the committed agent was refused by someone else; the agent files a new one"})
 		case !csrPending(csr) || !credOK || checkRegistrationCSR(csr, cred) != nil:
 		case committed || (cn != "" && csrCommonName(csr) == cn):
 			p.act(Action{Kind: Approve, Hub: Target, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Why: "approve the committed registration"})

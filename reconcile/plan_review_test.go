@@ -218,3 +218,19 @@ func TestPlanCSRsFiledBeforeRegisteringDoNotCount(t *testing.T) {
 	assert.Equal(t, []string{"Commit source certificatesigningrequests c1-aaa"}, describe(PlanMigration(&unrecorded.f).Actions),
 		"markers written before csrs-not-before existed: nothing is filtered")
 }
+
+// A later CSR of the committed agent (same CN) refused by someone else is
+// deleted like the committed one: the agent would wait on it for ever
+// (found by the model, model_regressions_test.go gap 1); a refused CSR of
+// another CN is left alone.
+func TestPlanRefusedLaterCSROfTheCommittedAgent(t *testing.T) {
+	w := committedWithCN(t).csr(t, "c1-aaa", approved).csr(t, "c1-bbb", denied)
+	assert.Equal(t, []string{"Delete target certificatesigningrequests c1-bbb"}, describe(PlanMigration(&w.f).Actions))
+
+	other := committedWithCN(t).csr(t, "c1-aaa", approved)
+	foreign := agentCSRWithCN(t, "system:open-cluster-management:c1:agent2")
+	foreign.Name, foreign.Spec.Username, foreign.Spec.UID = "c1-ccc", other.c().Target.CSRs[0].Spec.Username, "sa-uid"
+	denied(foreign)
+	other.c().Target.CSRs = append(other.c().Target.CSRs, foreign)
+	assert.Empty(t, PlanMigration(&other.f).Actions)
+}
