@@ -38,7 +38,7 @@ MUTATED := plan.go plan_cleaning.go plan_deploying.go plan_initializing.go plan_
 MUTATION_EXCLUDE := $(foreach f,$(filter-out %_test.go $(MUTATED),$(notdir $(wildcard reconcile/*.go))),--exclude-files '^$(subst .,\.,$(f))$$') \
 	--exclude-files '^e2e/'
 
-.PHONY: help test bench vet binaries demo clean-binaries mutation
+.PHONY: help test crashtest bench vet binaries demo clean-binaries mutation
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ demo: binaries ## The main job: local hubs, 50 simulated clusters, the real hubm
 test: binaries ## Run every test, on real API servers (builds missing control-plane binaries first).
 	go vet ./...
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+crashtest: binaries ## Crash the controller at every write k in 1..W, before and after sending it, forward and rollback paths (~2 h on 2 cores; make test runs a subset).
+	HUBMIGRATE_CRASHTEST=full go test -race -count=1 -v -timeout 180m -run 'TestCrash' ./reconcile/e2e/
 
 bench: binaries ## Benchmarks that print figures (simulator scale, ...).
 	go test -count=1 -run '^$$' -bench . -benchtime 3x -timeout 30m ./...
