@@ -21,7 +21,7 @@ export GONOSUMDB := github.com/stolostron/*
 export HUBMIGRATE_KUBE_BIN := $(KUBE_BIN)
 export HUBMIGRATE_ETCD_BIN := $(ETCD_BIN)
 
-TEST_TIMEOUT ?= 40m
+TEST_TIMEOUT ?= 75m
 KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 \
