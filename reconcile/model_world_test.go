@@ -181,8 +181,6 @@ type mdlAgent struct {
 	// the work agent last applied, in order.
 	Boots     []mdlBoot
 	LastRenew [2]time.Time
-	// Trapped is set when the agent has sat on a refused CSR.
-	Trapped bool
 }
 
 // mdlToken is a TokenRequest token: bound to the anchor Secret (by UID) and
@@ -776,10 +774,10 @@ func (e *mdlExec) do(a Action) error {
 		return e.unacceptAndDelete(mdlTarget, a.Ref, a.Cluster)
 	case DecideRollback:
 		return e.decideRollback(a)
-	case "BeginRegistering":
+	case BeginRegistering:
 		// The Registering write, with the target API server's time (the
 		// model has one clock) as csrs-not-before.
-		obj, _ := withMarkers(a.Object, nil, map[string]string{mdlAnnCSRsNotBefore: w.now.UTC().Format(time.RFC3339)}, nil, nil)
+		obj, _ := withMarkers(a.Object, nil, map[string]string{AnnCSRsNotBefore: w.now.UTC().Format(time.RFC3339)}, nil, nil)
 		return e.updateMarked(mdlSource, "managedclusters", a.Cluster, obj)
 	case RevokeToken:
 		return e.revokeToken(a)
@@ -863,6 +861,13 @@ func (e *mdlExec) checkSourceDeletion(c string) {
 
 func (e *mdlExec) mintToken(a Action) error {
 	w := e.w
+	// One token per cluster: the bootstrap Secret is read live first.
+	if existing := w.hubs[mdlSource].get("secrets", a.Object.GetNamespace(), a.Object.GetName()); existing != nil {
+		if label(existing, LabelMigrationUID) == string(testOwner.UID) {
+			return nil
+		}
+		return &errCollision{Cluster: a.Cluster, Ref: Ref{GVR: SecretGVR, Namespace: existing.GetNamespace(), Name: existing.GetName()}}
+	}
 	t := w.hubs[mdlTarget]
 	sa := t.get("serviceaccounts", mdlBootNS, ServiceAccountName(testOwner.UID))
 	if sa == nil {
@@ -1076,7 +1081,7 @@ func (e *mdlExec) decideRollback(a Action) error {
 			}
 			if err == nil {
 				cns := map[string]bool{}
-				for _, csr := range mdlPassing(csrs, cred, a.Object) {
+				for _, csr := range passingCSRs(csrs, cred, csrsNotBefore(a.Object)) {
 					cns[csrCommonName(csr)] = true
 				}
 				if len(cns) == 1 {
@@ -1177,28 +1182,6 @@ func mdlErrString(err error) string {
 	return err.Error()
 }
 
-// mdlAnnCSRsNotBefore is the target's time at the Registering write, where
-// the planner records it (named by its value: the constant is newer than
-// this test).
-const mdlAnnCSRsNotBefore = Prefix + "csrs-not-before"
-
-// mdlPassing is what passingCSRs gives in execute.go's decideRollback: the
-// pending CSRs passing every check, filed at or after the Registering write
-// (less a second of slack) where it recorded the target's time.
-func mdlPassing(csrs []*certificatesv1.CertificateSigningRequest, cred registrationCredential, src metaObject) []*certificatesv1.CertificateSigningRequest {
-	var notBefore time.Time
-	if t, err := time.Parse(time.RFC3339, annotation(src, mdlAnnCSRsNotBefore)); err == nil {
-		notBefore = t.Add(-time.Second)
-	}
-	var out []*certificatesv1.CertificateSigningRequest
-	for _, csr := range csrs {
-		if !csr.CreationTimestamp.Time.Before(notBefore) && csrPending(csr) && checkRegistrationCSR(csr, cred) == nil {
-			out = append(out, csr)
-		}
-	}
-	return out
-}
-
 // --- the klusterlet agents and the hubs' controllers -----------------------
 
 type mdlChoice struct {
@@ -1269,7 +1252,7 @@ func (w *mdlWorld) join(c string, hub int) {
 	if a.State != agJoined || a.Hub != hub {
 		w.logf("  agent %s joins the %s", c, mdlHubNames[hub])
 	}
-	a.State, a.Hub, a.CertHub, a.CSR, a.Trapped = agJoined, hub, hub, "", false
+	a.State, a.Hub, a.CertHub, a.CSR = agJoined, hub, hub, ""
 	w.renew(c)
 }
 
@@ -1338,12 +1321,8 @@ func (w *mdlWorld) agentTick(c string) bool {
 			return true
 		}
 		csr := mdlConv[certificatesv1.CertificateSigningRequest](w, u)
-		if csrRefused(csr) {
-			a.Trapped = true
-			return false
-		}
-		if csrPending(csr) {
-			return false
+		if csrRefused(csr) || csrPending(csr) {
+			return false // a denied one is waited on for ever
 		}
 		a.CertHub = mdlTarget // issued
 		if mdlAccepted(w.mc(mdlTarget, c)) {
