@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/hubmigrate/hubmigrate/envtest"
+	"github.com/hubmigrate/hubmigrate/metrics"
 	"github.com/hubmigrate/hubmigrate/reconcile"
 
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
@@ -160,4 +164,92 @@ func watchPhases(t *testing.T, namespace, name string) func() []string {
 		defer mu.Unlock()
 		return seen
 	}
+}
+
+// A restart in a quiet moment is invisible: the new process writes nothing —
+// no status, no marker, no Event — while nothing in the world has changed,
+// even after its caches have synced and it has reconciled. When the world
+// changed while it was down, its first corrective write follows at once
+// (the figure is printed; the lease is the binary's, measured by
+// TestLeaderIdentityIsStableForAPod).
+func TestRestartWritesNothingUntilTheWorldChanges(t *testing.T) {
+	ctx := context.Background()
+	clusters := []string{"quiet-1"}
+	importClusters(t, "hub1", sim.Singleton, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
+	// The target's import controller is slow: the cluster commits and then
+	// waits for its klusterlet work there, a state with nothing to do.
+	require.NoError(t, simulator.HoldImport("quiet-1", "hub2", true))
+	defer func() { _ = simulator.HoldImport("quiet-1", "hub2", false) }()
+	c := startController(t, 30*time.Second)
+	createMigration(t, migrationSpec{namespace: "ops", name: "quiet", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "10m"})
+	_, hub1 := clients(t, "hub1")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "quiet-1", metav1.GetOptions{})
+		return err == nil && mc.GetAnnotations()[reconcile.AnnCommitted] != "", nil
+	}), "quiet-1 commits")
+	waitQuiet(t, c, 3*time.Second)
+
+	_, home := clients(t, "home")
+	before, err := home.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "quiet", metav1.GetOptions{})
+	require.NoError(t, err)
+	c.stop()
+	reconciled := reconcilesOK()
+	c = startController(t, 30*time.Second)
+	// The new process has synced and planned from the facts at least once
+	// (a reconcile while the caches sync ends as waiting_for_hubs, not ok).
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return reconcilesOK() > reconciled, nil
+	}), "the restarted controller reconciles")
+	time.Sleep(2 * time.Second)
+	require.Zero(t, c.writes.n.Load(), "writes by the restarted controller while nothing changed")
+	after, err := home.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "quiet", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, before.GetResourceVersion(), after.GetResourceVersion(), "the migration (status included) was written")
+
+	// The world changes while the controller is down: the target's import
+	// controller renders the klusterlet work and the agent applies it.
+	c.stop()
+	require.NoError(t, simulator.HoldImport("quiet-1", "hub2", false))
+	_, hub2 := clients(t, "hub2")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		work, err := hub2.Resource(reconcile.ManifestWorkGVR).Namespace("quiet-1").Get(ctx, "quiet-1-klusterlet", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		conds, _, _ := unstructured.NestedSlice(work.Object, "status", "conditions")
+		for _, cond := range conds {
+			if m := cond.(map[string]any); m["type"] == "Applied" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		return false, nil
+	}), "the klusterlet work on the target is applied")
+	started := time.Now()
+	c = startController(t, 30*time.Second)
+	defer c.stop()
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return c.writes.n.Load() > 0, nil
+	}), "the restarted controller acts on what changed")
+	fmt.Printf("restart to the first corrective write (in-process, caches synced from cold): %s\n", time.Since(started).Round(time.Millisecond))
+	m := waitMigrationPhase(t, "ops", "quiet", "Completed", 2*time.Minute)
+	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+}
+
+// waitQuiet waits until the controller has made no write for d.
+func waitQuiet(t *testing.T, c *controller, d time.Duration) {
+	t.Helper()
+	last, since := c.writes.n.Load(), time.Now()
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		if n := c.writes.n.Load(); n != last {
+			last, since = n, time.Now()
+		}
+		return time.Since(since) >= d, nil
+	}), "the controller goes quiet")
+}
+
+// reconcilesOK is how many reconciles, in this process, ended with every
+// action done on synced facts.
+func reconcilesOK() float64 {
+	return promtestutil.ToFloat64(metrics.Reconciles.WithLabelValues("ok"))
 }
