@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
@@ -26,8 +27,22 @@ func TestMixedOutcomeThenRetry(t *testing.T) {
 	}
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	ctrl := startController(t, 30*time.Second)
+	createMigration(t, migrationSpec{namespace: "ops", name: "mixed", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "2m"})
+	_, homeDyn := clients(t, "home")
+	ctrl = pastTheDeadline(t, ctrl, "7 clusters completed, the silent 3 registering", func() bool {
+		m, err := homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "mixed", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
+		for _, c := range silent {
+			if sourceLabel(t, c) != "Registering" {
+				return false
+			}
+		}
+		return progress == "7/10"
+	})
 	defer ctrl.stop()
-	createMigration(t, migrationSpec{namespace: "ops", name: "mixed", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "20s"})
 	m := waitMigrationPhase(t, "ops", "mixed", "Failed", 3*time.Minute)
 	progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
 	assert.Equal(t, "7/10", progress)
@@ -46,7 +61,6 @@ func TestMixedOutcomeThenRetry(t *testing.T) {
 		require.NoError(t, err, "%s back on the source", c)
 		require.NoError(t, simulator.NeverFileCSROn(c, "hub2", false))
 	}
-	_, homeDyn := clients(t, "home")
 	plan, err := reconcile.Retry(ctx, homeDyn, "ops", "mixed")
 	require.NoError(t, err)
 	assert.Equal(t, silent, plan.Clusters)

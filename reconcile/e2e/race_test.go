@@ -32,8 +32,9 @@ func TestRogueApprovalDuringRollback(t *testing.T) {
 	require.NoError(t, simulator.SetCSRMutator("race-1", func(r *x509.CertificateRequest) { r.Subject.CommonName = "system:open-cluster-management:other:agent" }))
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	c := startController(t, 30*time.Second)
+	createMigration(t, migrationSpec{namespace: "ops", name: "race", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "2m"})
+	c = pastTheDeadline(t, c, "race-1 registering", func() bool { return sourceLabel(t, "race-1") == "Registering" })
 	defer c.stop()
-	createMigration(t, migrationSpec{namespace: "ops", name: "race", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "8s"})
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 		return sourceLabel(t, "race-1") == "Rollbacking", nil
 	}))

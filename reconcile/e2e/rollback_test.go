@@ -100,10 +100,18 @@ func TestRegisteringTimeoutRollsBack(t *testing.T) {
 	}
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	c := startController(t, 30*time.Second)
-	defer c.stop()
-	createMigration(t, migrationSpec{namespace: "ops", name: "rb-reg", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "15s"})
+	defer func() { c.stop() }()
+	createMigration(t, migrationSpec{namespace: "ops", name: "rb-reg", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "2m"})
 
 	_, homeDyn := clients(t, "home")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		return sourceLabel(t, "rb-dflt") == "Registering" && sourceLabel(t, "rb-single") == "Registering", nil
+	}), "both clusters reach Registering")
+	// Their Registering deadline passes: the controller comes back 3 minutes
+	// ahead of the hubs (a short real timeout could expire in an earlier
+	// stage on a loaded machine).
+	c.stop()
+	c = startController(t, 30*time.Second, withClock(skewedClock{ahead: 3 * time.Minute}))
 	waitCondition(t, "ops", "rb-reg", "AgentRestartRequired", 2*time.Minute, "rb-single") // the trapped Singleton-mode cluster
 	require.NoError(t, simulator.RestartAgent("rb-single"))
 

@@ -364,6 +364,19 @@ func TestTargetDownMidMigration(t *testing.T) {
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
 }
 
+// pastTheDeadline waits until ready holds, then restarts the controller 3
+// minutes ahead of the hubs' clocks: past every 2m stage deadline at once.
+// Tests of a timeout use it rather than a short real stage timeout, which a
+// loaded machine could hit in an earlier stage.
+func pastTheDeadline(t *testing.T, c *controller, what string, ready func() bool) *controller {
+	t.Helper()
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 3*time.Minute, true, func(context.Context) (bool, error) {
+		return ready(), nil
+	}), what)
+	c.stop()
+	return startController(t, 30*time.Second, withClock(skewedClock{ahead: 3 * time.Minute}))
+}
+
 // skewedClock runs ahead of the hubs' clocks by a fixed amount.
 type skewedClock struct {
 	clock.RealClock
