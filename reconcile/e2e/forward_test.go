@@ -222,12 +222,26 @@ func TestMigrateByList(t *testing.T) {
 	progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
 	assert.Equal(t, "20/20", progress)
 	homeKube, _ := clients(t, "home")
-	events, err := homeKube.CoreV1().Events("ops").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=by-list"})
-	require.NoError(t, err)
+	want := map[string]int32{"ClusterClaimed": 20, "ClusterCommitted": 20, "ClusterCompleted": 20, "MigrationFinished": 1}
 	reasons := map[string]int32{}
-	for _, e := range events.Items {
-		reasons[e.Reason] += e.Count
-	}
+	// Events are sent by the recorder's own goroutine, after the write they
+	// tell of: the last one may reach the API server after the status does.
+	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		events, err := homeKube.CoreV1().Events("ops").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=by-list"})
+		if err != nil {
+			return false, nil
+		}
+		reasons = map[string]int32{}
+		for _, e := range events.Items {
+			reasons[e.Reason] += e.Count
+		}
+		for r, n := range want {
+			if reasons[r] != n {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 	assert.Equal(t, int32(20), reasons["ClusterClaimed"], "events: %v", reasons)
 	assert.Equal(t, int32(20), reasons["ClusterCommitted"], "events: %v", reasons)
 	assert.Equal(t, int32(20), reasons["ClusterCompleted"], "events: %v", reasons)
