@@ -349,7 +349,9 @@ func beginRun(t *testing.T, r crashRun, ft *faultTransport) (invariants.Snapshot
 	c := startScoped(t, r, ft)
 	spec := migrationSpec{namespace: r.namespace, name: r.migration, from: "hub1", to: "hub2", clusters: r.clusters}
 	if r.path == "rollback" {
-		spec.stageTimeout = "15s"
+		// Long enough that the two others complete each stage on a loaded
+		// machine; the third, silent, times out in Registering.
+		spec.stageTimeout = "30s"
 	}
 	createMigration(t, spec)
 	return snap, c
