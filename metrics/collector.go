@@ -25,7 +25,7 @@ var (
 // no other hubmigrate_ names).
 func Names() []string {
 	return []string{"hubmigrate_migration_phase", "hubmigrate_migration_clusters", "hubmigrate_migration_condition",
-		"hubmigrate_reconciles_total", "hubmigrate_actions_total"}
+		"hubmigrate_reconciles_total", "hubmigrate_actions_total", "hubmigrate_build_info"}
 }
 
 // MigrationCollector reads the migrations from a cache at each scrape.

@@ -24,3 +24,15 @@ func Register(reg prometheus.Registerer, migrations *MigrationCollector) error {
 	}
 	return nil
 }
+
+// NewBuildInfo is hubmigrate_build_info: always 1, its labels say which build
+// runs (so a dashboard can tell replicas of different versions apart).
+func NewBuildInfo(version, revision, goVersion string) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "hubmigrate_build_info",
+		Help:        "Which build of hubmigrate runs: version, VCS revision and Go version, as labels of a constant 1.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+	})
+	g.Set(1)
+	return g
+}

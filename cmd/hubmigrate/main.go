@@ -49,11 +49,30 @@ type options struct {
 	leaderIdentity           string
 }
 
+// commands are the subcommands; the bare binary (or one whose first
+// argument is a flag) is the controller, as the Deployment runs it.
+var commands = map[string]func(args []string) int{
+	"controller": func(args []string) int { return controllerMain(args) },
+	"retry":      retryMain,
+	"version":    func(args []string) int { return versionMain(os.Stdout, args) },
+}
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "retry" {
-		os.Exit(retryMain(os.Args[2:]))
+	args := os.Args[1:]
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		os.Exit(controllerMain(args))
 	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "hubmigrate: unknown command %q (commands: controller, retry, version)\n", args[0])
+		os.Exit(2)
+	}
+	os.Exit(cmd(args[1:]))
+}
+
+func controllerMain(args []string) int {
 	var o options
+	flag.CommandLine.Init("hubmigrate controller", flag.ContinueOnError)
 	klog.InitFlags(nil)
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the home cluster (default: in-cluster)")
 	flag.StringVar(&o.namespace, "namespace", "hubmigrate", "namespace of hubmigrate on the home cluster: its Lease and the <hub>-kubeconfig Secrets")
@@ -71,17 +90,29 @@ func main() {
 	flag.StringVar(&o.localRegistrationCAFile, "local-cluster-registration-ca-file", "", "CA bundle of that address")
 	flag.StringVar(&o.migrationNamespaces, "migration-namespaces", "", "comma-separated namespaces whose ManagedClusterMigrations are acted on (default: --namespace only); a migration elsewhere drives no hub credential")
 	flag.StringVar(&o.leaderIdentity, "leader-elect-identity", "", "holder identity in the leader Lease (default: $POD_NAME — stable across restarts of the container, so a restarted process takes its own lease back at once instead of waiting for it to expire; outside a pod, the hostname and a random suffix)")
-	flag.Parse()
+	if err := flag.CommandLine.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "hubmigrate controller: unexpected arguments %q\n", flag.Args())
+		return 2
+	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
-	if err := run(ctx, o); err != nil {
+	b := currentBuild()
+	klog.FromContext(ctx).Info("starting", "version", b.Version, "revision", b.Revision)
+	if err := run(ctx, o, b); err != nil {
 		klog.ErrorS(err, "hubmigrate stopped")
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
-func run(ctx context.Context, o options) error {
+func run(ctx context.Context, o options, b build) error {
 	logger := klog.FromContext(ctx)
 	cfg, err := homeConfig(o.kubeconfig)
 	if err != nil {
@@ -121,6 +152,9 @@ func run(ctx context.Context, o options) error {
 	controller.SetEventRecorder(recorder)
 
 	if err := metrics.Register(prometheus.DefaultRegisterer, metrics.NewMigrationCollector(controller.Migrations)); err != nil {
+		return err
+	}
+	if err := prometheus.DefaultRegisterer.Register(metrics.NewBuildInfo(b.Version, b.Revision, b.GoVersion)); err != nil {
 		return err
 	}
 	serve(ctx, o.metricsAddr, "/metrics", promhttp.Handler())

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hubmigrate/hubmigrate/reconcile"
 )
@@ -15,33 +17,55 @@ import (
 // retryMain is `hubmigrate retry NAME`: a new migration, NAME-retry-<n>, for
 // the Failed clusters of the finished migration NAME that a retry can change.
 func retryMain(args []string) int {
-	fs := flag.NewFlagSet("retry", flag.ExitOnError)
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the home cluster (default: in-cluster)")
-	namespace := fs.String("n", "default", "namespace of the migration")
+	fs := flag.NewFlagSet("retry", flag.ContinueOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the home cluster (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
+	kubeContext := fs.String("context", "", "kubeconfig context (default: the current one)")
+	namespace := fs.String("n", "", "namespace of the migration (default: the context's namespace)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: hubmigrate retry [-kubeconfig FILE] [-n NAMESPACE] NAME")
+		fmt.Fprintln(fs.Output(), "usage: hubmigrate retry [--kubeconfig FILE] [--context NAME] [-n NAMESPACE] NAME")
 		fs.PrintDefaults()
 	}
-	_ = fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := homeConfig(*kubeconfig)
+	loader := cliConfig(*kubeconfig, *kubeContext)
+	cfg, err := loader.ClientConfig()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "hubmigrate retry:", err)
 		return 1
+	}
+	ns := *namespace
+	if ns == "" {
+		if ns, _, err = loader.Namespace(); err != nil {
+			fmt.Fprintln(os.Stderr, "hubmigrate retry:", err)
+			return 1
+		}
 	}
 	home, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	plan, err := reconcile.Retry(context.Background(), home, *namespace, fs.Arg(0))
+	plan, err := reconcile.Retry(context.Background(), home, ns, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hubmigrate retry:", err)
 		return 1
 	}
-	fmt.Printf("managedclustermigration %s/%s created for %s\n", *namespace, plan.Name, strings.Join(plan.Clusters, ", "))
+	fmt.Printf("managedclustermigration %s/%s created for %s\n", ns, plan.Name, strings.Join(plan.Clusters, ", "))
 	return 0
+}
+
+// cliConfig loads a kubeconfig as kubectl does: --kubeconfig, else
+// $KUBECONFIG, else ~/.kube/config, else the pod's in-cluster identity.
+func cliConfig(path, kubeContext string) clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
 }

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	builtOnce sync.Once
+	builtPath string
+	builtErr  error
+)
+
+// binary builds hubmigrate once, stamped as `make build` stamps it.
+func binary(t *testing.T) string {
+	t.Helper()
+	builtOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hubmigrate-cli")
+		if err != nil {
+			builtErr = err
+			return
+		}
+		builtPath = filepath.Join(dir, "hubmigrate")
+		out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v9.8.7 -X main.revision=0123abc", "-o", builtPath, ".").CombinedOutput()
+		if err != nil {
+			builtErr = errors.New(string(out))
+		}
+	})
+	require.NoError(t, builtErr)
+	return builtPath
+}
+
+func runCLI(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(out), exit.ExitCode()
+	}
+	require.NoError(t, err)
+	return string(out), 0
+}
+
+func TestVersionSaysWhichBuildRuns(t *testing.T) {
+	out, code := runCLI(t, nil, "version")
+	assert.Equal(t, 0, code)
+	assert.Regexp(t, `^hubmigrate v9\.8\.7 \(revision 0123abc, go1\.[0-9.]+\)\n$`, out)
+}
+
+// An unknown command or flag is an error with exit code 2, never the
+// controller starting by surprise.
+func TestUnknownCommandsAndFlagsAreRefused(t *testing.T) {
+	for _, args := range [][]string{{"plan"}, {"abandon", "x"}, {"--no-such-flag"}, {"controller", "--no-such-flag"}, {"controller", "extra"}, {"retry"}, {"version", "x"}} {
+		out, code := runCLI(t, nil, args...)
+		assert.Equal(t, 2, code, "%v: %s", args, out)
+	}
+	out, _ := runCLI(t, nil, "plan")
+	assert.Contains(t, out, `unknown command "plan"`)
+}
+
+// retry finds the home cluster as kubectl does: $KUBECONFIG here, whose
+// only server is a closed port the error then names.
+func TestRetryLoadsKubeconfigAsKubectlDoes(t *testing.T) {
+	kc := filepath.Join(t.TempDir(), "config")
+	require.NoError(t, os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: "t"}}]
+contexts:
+- {name: home, context: {cluster: c, user: u, namespace: from-context}}
+- {name: other, context: {cluster: c, user: u, namespace: other-ns}}
+current-context: home
+`), 0o600))
+	out, code := runCLI(t, []string{"KUBECONFIG=" + kc, "HOME=" + t.TempDir()}, "retry", "m")
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "127.0.0.1:9", "the server of $KUBECONFIG was contacted")
+	assert.Contains(t, out, "from-context", "the context's namespace is the default")
+	out, _ = runCLI(t, []string{"KUBECONFIG=" + kc}, "retry", "--context", "other", "m")
+	assert.Contains(t, out, "other-ns", "--context picks the context")
+	assert.True(t, strings.Contains(out, "127.0.0.1:9"), out)
+}
