@@ -189,7 +189,7 @@ func (w *World) writeHubKubeconfigs(ctx context.Context) error {
 	return nil
 }
 
-// bindHomeRole gives the product identity manifests/home-role.yaml on home.
+// bindHomeRole gives the product identity manifests/base/home-role.yaml on home.
 func (w *World) bindHomeRole(ctx context.Context) error {
 	a, err := NewApplier(w.Home().AdminConfig())
 	if err != nil {
@@ -198,14 +198,25 @@ func (w *World) bindHomeRole(ctx context.Context) error {
 	if err := a.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+ProductNamespace+"\n")); err != nil {
 		return err
 	}
-	if err := a.Apply(ctx, manifests.HomeRole); err != nil {
+	roles, err := Decode(manifests.HomeRole)
+	if err != nil {
 		return err
 	}
+	for _, role := range roles {
+		if role.GetKind() == "Role" {
+			role.SetNamespace(ProductNamespace) // as kustomization.yaml's namespace does
+		}
+		if err := a.ApplyObject(ctx, role); err != nil {
+			return err
+		}
+	}
+	// The bindings of the test's user are named apart from the ones of the
+	// rendered manifests (bound to their ServiceAccount), which a test applies.
 	return a.Apply(ctx, []byte(`
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
-  name: hubmigrate-home
+  name: hubmigrate-home-test-user
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: ClusterRole
@@ -218,7 +229,7 @@ subjects:
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
-  name: hubmigrate
+  name: hubmigrate-test-user
   namespace: `+ProductNamespace+`
 roleRef:
   apiGroup: rbac.authorization.k8s.io

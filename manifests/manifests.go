@@ -7,21 +7,21 @@ import _ "embed"
 
 // MigrationCRD is the ManagedClusterMigration CustomResourceDefinition.
 //
-//go:embed crd-managedclustermigrations.yaml
+//go:embed base/crd-managedclustermigrations.yaml
 var MigrationCRD []byte
 
 // HubRole is the ClusterRole hubmigrate's identity holds on every hub it
 // migrates from or to.
 //
-//go:embed hub-role.yaml
+//go:embed base/hub-role.yaml
 var HubRole []byte
 
 // HomeRole is what hubmigrate's identity holds on its home cluster.
 //
-//go:embed home-role.yaml
+//go:embed base/home-role.yaml
 var HomeRole []byte
 
 // PrometheusRule holds the alerts on hubmigrate's metrics.
 //
-//go:embed prometheusrule.yaml
+//go:embed base/prometheusrule.yaml
 var PrometheusRule []byte

@@ -123,7 +123,7 @@ func run(binary string, n int, timeout time.Duration) error {
 		return fmt.Errorf("starting %s (run `make demo`, which builds it): %w", binary, err)
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	step("hubmigrate running as process %d (leader election on; log: %s); it holds only manifests/home-role.yaml and hub-role.yaml", cmd.Process.Pid, logPath)
+	step("hubmigrate running as process %d (leader election on; log: %s); it holds only manifests/base/home-role.yaml and hub-role.yaml", cmd.Process.Pid, logPath)
 
 	home := world.Home().AdminConfig()
 	homeKube, _ := kubernetes.NewForConfig(home)

@@ -109,7 +109,7 @@ func startController(t *testing.T, resync time.Duration, opts ...controllerOptio
 		wrap = func(rt http.RoundTripper) http.RoundTripper { return inner(w(rt)) }
 	}
 	// On home too the product runs as its own identity, held to
-	// manifests/home-role.yaml (and hub-role.yaml, home being local-cluster).
+	// manifests/base/home-role.yaml (and hub-role.yaml, home being local-cluster).
 	home, err := world.ProductConfig(envtest.HomeName)
 	if err != nil {
 		t.Fatal(err)
