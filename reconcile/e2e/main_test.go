@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -83,6 +84,13 @@ type controllerOption func(*controllerOptions)
 type controllerOptions struct {
 	wraps []func(http.RoundTripper) http.RoundTripper
 	clock clock.Clock
+	home  *rest.Config
+}
+
+// withHomeConfig runs the controller on home as another identity (the
+// installed ServiceAccount's).
+func withHomeConfig(cfg *rest.Config) controllerOption {
+	return func(o *controllerOptions) { o.home = rest.CopyConfig(cfg) }
 }
 
 // withTransport wraps every client the controller uses (after the write counter).
@@ -113,6 +121,9 @@ func startController(t *testing.T, resync time.Duration, opts ...controllerOptio
 	home, err := world.ProductConfig(envtest.HomeName)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.home != nil {
+		home = o.home
 	}
 	home.Wrap(wrap)
 	kube, err := kubernetes.NewForConfig(home)
