@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,6 +69,9 @@ type Controller struct {
 	index   map[string]map[string]bool // hub/cluster → migration keys
 	byUID   map[string]string          // migration UID → key
 	resumed map[string]bool            // keys whose in-flight work was reported after this start
+
+	lastProgress atomic.Int64 // unix nanoseconds a worker last picked or finished a migration (Healthy)
+	waitingSince atomic.Int64 // unix nanoseconds Healthy first saw the queue non-empty; 0: empty
 }
 
 // SetEventRecorder makes the controller record Events on migrations.
@@ -101,6 +105,7 @@ func NewController(cfg Config, home dynamic.Interface, registry func(onEvent inf
 		DeleteFunc: func(obj any) { c.migrationChanged(obj, true) },
 	})
 	c.registry = registry(c.hubEvent, func(string) { c.enqueueAll() })
+	c.noteProgress()
 	return c
 }
 
@@ -247,6 +252,8 @@ func (c *Controller) processNextItem(ctx context.Context) bool {
 	if quit {
 		return false
 	}
+	c.noteProgress()
+	defer c.noteProgress()
 	defer c.queue.Done(key)
 	requeue, err := c.sync(ctx, key)
 	metrics.Reconciles.WithLabelValues(resultOf(err)).Inc()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -158,10 +159,15 @@ func run(ctx context.Context, o options, b build) error {
 		return err
 	}
 	serve(ctx, o.metricsAddr, "/metrics", promhttp.Handler())
-	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	var leading atomic.Bool
 	health := http.NewServeMux()
-	health.Handle("/healthz", ok)
-	health.Handle("/readyz", ok)
+	health.Handle("/healthz", probe(controller.Healthy))
+	health.Handle("/readyz", probe(func() error {
+		if o.leaderElect && !leading.Load() {
+			return nil // a standby is ready: it waits for the Lease
+		}
+		return controller.Ready()
+	}))
 	serve(ctx, o.healthAddr, "/", health)
 
 	if !o.leaderElect {
@@ -180,7 +186,10 @@ func run(ctx context.Context, o options, b build) error {
 		Lock: lock, ReleaseOnCancel: true,
 		LeaseDuration: o.leaseDuration, RenewDeadline: o.leaseDuration * 2 / 3, RetryPeriod: o.leaseDuration / 5,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) { runErr = controller.Run(ctx, o.workers) },
+			OnStartedLeading: func(ctx context.Context) {
+				leading.Store(true)
+				runErr = controller.Run(ctx, o.workers)
+			},
 			// Leader election is not a fence: the guarded writes are. Exit so a
 			// paused old leader stops writing as soon as it notices.
 			OnStoppedLeading: func() {
@@ -192,6 +201,17 @@ func run(ctx context.Context, o options, b build) error {
 		},
 	})
 	return runErr
+}
+
+// probe answers 200 "ok" when check passes, else 503 with its reason.
+func probe(check func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if err := check(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
 }
 
 func homeConfig(path string) (*rest.Config, error) {

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,11 +38,19 @@ func TestLeaderIdentityIsStableForAPod(t *testing.T) {
 	require.NoError(t, os.WriteFile(kcPath, kubeconfig, 0o600))
 
 	const leaseDuration = 15 * time.Second
+	healthAddr := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		return l.Addr().String()
+	}
+	var probes string
 	start := func(pod string) *exec.Cmd {
 		log, err := os.Create(filepath.Join(dir, pod+".log"))
 		require.NoError(t, err)
+		probes = healthAddr()
 		cmd := exec.Command(bin, "--kubeconfig="+kcPath, "--namespace="+envtest.ProductNamespace,
-			"--migration-namespaces=leader-test-none", "--metrics-bind-address=", "--health-probe-bind-address=",
+			"--migration-namespaces=leader-test-none", "--metrics-bind-address=", "--health-probe-bind-address="+probes,
 			"--leader-elect-lease-duration="+leaseDuration.String())
 		cmd.Env = append(os.Environ(), "POD_NAME="+pod)
 		cmd.Stdout, cmd.Stderr = log, log
@@ -71,6 +81,18 @@ func TestLeaderIdentityIsStableForAPod(t *testing.T) {
 	first := start("pod-a")
 	_, err = heldBy("pod-a", time.Time{})
 	require.NoError(t, err, "the first process leads")
+	// Its probes answer: ready (its caches synced; no migration names a
+	// hub) and live.
+	for _, path := range []string{"/readyz", "/healthz"} {
+		require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+			resp, err := http.Get("http://" + probes + path)
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, nil
+		}), "%s of the leader", path)
+	}
 
 	killedAt := kill(first)
 	restarted := start("pod-a")
