@@ -54,6 +54,7 @@ type options struct {
 // argument is a flag) is the controller, as the Deployment runs it.
 var commands = map[string]func(args []string) int{
 	"controller": func(args []string) int { return controllerMain(args) },
+	"hub":        hubMain,
 	"retry":      retryMain,
 	"version":    func(args []string) int { return versionMain(os.Stdout, args) },
 }
@@ -65,7 +66,7 @@ func main() {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "hubmigrate: unknown command %q (commands: controller, retry, version)\n", args[0])
+		fmt.Fprintf(os.Stderr, "hubmigrate: unknown command %q (commands: controller, hub, retry, version)\n", args[0])
 		os.Exit(2)
 	}
 	os.Exit(cmd(args[1:]))

@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/hubmigrate/hubmigrate/envtest"
+	"github.com/hubmigrate/hubmigrate/reconcile"
+)
+
+// `hubmigrate hub add` makes hubmigrate's identity on a hub and writes its
+// <hub>-kubeconfig on home; `hub check` reports what that identity may do
+// against the hub role, and fails when something is missing; the
+// controller accepts the Secret and works on the hub with it.
+func TestHubAddAndCheck(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "hubmigrate")
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/hubmigrate").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	// An admin's kubeconfig with a context for home and one for hub1.
+	kc := clientcmdapi.NewConfig()
+	for _, name := range []string{envtest.HomeName, "hub1"} {
+		cfg := world.Planes[name].AdminConfig()
+		kc.Clusters[name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+		kc.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+		kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	}
+	kc.CurrentContext = envtest.HomeName
+	kcPath := filepath.Join(dir, "config")
+	require.NoError(t, clientcmd.WriteToFile(*kc, kcPath))
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return string(out), exit.ExitCode()
+		}
+		require.NoError(t, err)
+		return string(out), 0
+	}
+
+	out2, code := run("hub", "add", "hub1-added", "--context", "hub1", "--namespace", envtest.ProductNamespace, "--token-duration", "2h")
+	require.Equal(t, 0, code, out2)
+	assert.Contains(t, out2, "Secret hubmigrate/hub1-added-kubeconfig written on home")
+	homeKube, _ := clients(t, "home")
+	defer func() {
+		_ = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Delete(ctx, "hub1-added-kubeconfig", metav1.DeleteOptions{})
+	}()
+
+	report, code := run("hub", "check", "hub1-added", "--namespace", envtest.ProductNamespace)
+	require.Equal(t, 0, code, report)
+	assert.Contains(t, report, "as system:serviceaccount:hubmigrate:hubmigrate")
+	assert.Regexp(t, `yes\s+approve\s+signers\.certificates\.k8s\.io\s+kubernetes\.io/kube-apiserver-client`, report)
+	assert.NotContains(t, report, "NO ")
+
+	// An admin unbinds it: check names what is missing and fails.
+	hub1Kube, err := kubernetes.NewForConfig(world.Hub("hub1").AdminConfig())
+	require.NoError(t, err)
+	unbind := func() {
+		b, err := hub1Kube.RbacV1().ClusterRoleBindings().Get(ctx, "hubmigrate-hub", metav1.GetOptions{})
+		require.NoError(t, err)
+		kept := b.Subjects[:0]
+		for _, s := range b.Subjects {
+			if s.Kind != "ServiceAccount" {
+				kept = append(kept, s)
+			}
+		}
+		b.Subjects = kept
+		_, err = hub1Kube.RbacV1().ClusterRoleBindings().Update(ctx, b, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	unbind()
+	report, code = run("hub", "check", "hub1-added", "--namespace", envtest.ProductNamespace)
+	assert.Equal(t, 1, code, report)
+	assert.Regexp(t, `NO\s+watch\s+managedclusters\.cluster\.open-cluster-management\.io`, report)
+	assert.Contains(t, report, "permissions missing")
+
+	// hub add again binds it again and rotates the token.
+	out2, code = run("hub", "add", "hub1-added", "--context", "hub1", "--namespace", envtest.ProductNamespace)
+	require.Equal(t, 0, code, out2)
+	report, code = run("hub", "check", "hub1-added", "--namespace", envtest.ProductNamespace)
+	require.Equal(t, 0, code, report)
+	defer unbind() // the world's own product identity stays bound
+
+	// The controller accepts the Secret and works on the hub with that
+	// identity: a cluster it does not find there fails NotFound, a fact only
+	// a synced cache of the source gives (an unseen source is Unknown).
+	c := startController(t, 30*time.Second)
+	defer c.stop()
+	createMigration(t, migrationSpec{namespace: "ops", name: "via-hub-add", from: "hub1-added", to: "hub2", clusters: []string{"not-there"}})
+	defer deleteMigration(t, "ops", "via-hub-add")
+	m := waitTerminal(t, "ops", "via-hub-add", time.Minute)
+	assert.Equal(t, `{"not-there":"Failed:NotFound"}`, m.GetAnnotations()[reconcile.AnnResults])
+}
