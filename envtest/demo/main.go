@@ -19,11 +19,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
@@ -97,7 +99,9 @@ func run(binary string, n int, timeout time.Duration) error {
 	}
 	step("all %d joined hub1", n)
 
-	productHome, err := world.ProductConfig(envtest.HomeName)
+	// Installed as docs/install.md says: manifests/base rendered by kustomize
+	// and applied server-side; the controller runs as its ServiceAccount.
+	productHome, err := install(ctx, world)
 	if err != nil {
 		return err
 	}
@@ -105,6 +109,7 @@ func run(binary string, n int, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	step("installed manifests/base on home (kustomize, server-side apply)")
 	kcPath := filepath.Join(world.Dir, "home.kubeconfig")
 	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
 		return err
@@ -123,7 +128,7 @@ func run(binary string, n int, timeout time.Duration) error {
 		return fmt.Errorf("starting %s (run `make demo`, which builds it): %w", binary, err)
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	step("hubmigrate running as process %d (leader election on; log: %s); it holds only manifests/base/home-role.yaml and hub-role.yaml", cmd.Process.Pid, logPath)
+	step("hubmigrate running as process %d (leader election on; log: %s) as ServiceAccount hubmigrate/hubmigrate on home (the installed manifests' RBAC) and an identity bound to hub-role.yaml on each hub", cmd.Process.Pid, logPath)
 
 	home := world.Home().AdminConfig()
 	homeKube, _ := kubernetes.NewForConfig(home)
@@ -171,6 +176,9 @@ func run(binary string, n int, timeout time.Duration) error {
 		}
 	}
 	step("migration finished in %s", time.Since(migStart).Round(time.Second))
+	if peak, err := peakMemory(cmd.Process.Pid); err == nil {
+		step("the controller's peak resident memory (VmHWM): %s for %d clusters; CPU time used: %s", peak, n, cpuTime(cmd.Process.Pid))
+	}
 
 	for _, hub := range []string{"hub1", "hub2"} {
 		fmt.Printf("\n$ kubectl --context %s get managedclusters -L migration-phase\n", hub)
@@ -238,4 +246,71 @@ func cond(obj *unstructured.Unstructured, t string) string {
 		}
 	}
 	return ""
+}
+
+// install applies the rendered manifests/base to home and returns a config
+// for its ServiceAccount.
+func install(ctx context.Context, world *envtest.World) (*rest.Config, error) {
+	admin := world.Home().AdminConfig()
+	a, err := envtest.NewApplier(admin)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Apply(ctx, envtest.MonitoringCRDs); err != nil {
+		return nil, err
+	}
+	objs, err := envtest.Render("manifests/base")
+	if err != nil {
+		return nil, err
+	}
+	if err := a.ApplyServerSide(ctx, objs); err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(admin)
+	if err != nil {
+		return nil, err
+	}
+	seconds := int64(3600)
+	tok, err := kube.CoreV1().ServiceAccounts(envtest.ProductNamespace).CreateToken(ctx, "hubmigrate",
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{Host: admin.Host, BearerToken: tok.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: admin.CAData}}, nil
+}
+
+// peakMemory is a process's peak resident set size (VmHWM), from /proc.
+func peakMemory(pid int) (string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("no VmHWM")
+}
+
+// cpuTime is a process's user+system CPU time so far, from /proc.
+func cpuTime(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "unknown"
+	}
+	// The fields after the command name (which may hold spaces): utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+2:]
+	}
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return "unknown"
+	}
+	var utime, stime int64
+	_, _ = fmt.Sscan(fields[11], &utime)
+	_, _ = fmt.Sscan(fields[12], &stime)
+	return (time.Duration(utime+stime) * 10 * time.Millisecond).String()
 }
