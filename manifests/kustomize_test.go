@@ -3,6 +3,7 @@ package manifests_test
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -147,4 +148,21 @@ func TestKustomizationAppliesAndItsServiceAccountMayAct(t *testing.T) {
 	assert.False(t, may("ops", "", "secrets", "", "get"), "Secrets outside its namespace")
 	assert.False(t, may("hubmigrate", "", "secrets", "", "create"))
 	assert.False(t, may("", "rbac.authorization.k8s.io", "clusterrolebindings", "", "create"))
+}
+
+// The samples the install guide applies are valid migrations.
+func TestSamplesAreAccepted(t *testing.T) {
+	files, err := filepath.Glob("samples/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		objs, err := envtest.Decode(data)
+		require.NoError(t, err)
+		for _, o := range objs {
+			_, err := migrations(t, "samples").Create(context.Background(), o, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			assert.NoError(t, err, f)
+		}
+	}
 }
