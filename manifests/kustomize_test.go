@@ -114,40 +114,43 @@ func checkNamespace(t *testing.T, objs map[string]*unstructured.Unstructured, ns
 }
 
 // Applied server-side to a real API server (as `kubectl apply -k
-// --server-side` would), the base gives its ServiceAccount what the
-// controller needs on home — and no more than the home role says.
+// --server-side` would), the overlay and then the base each give their
+// ServiceAccount what the controller needs on home — and no more than the
+// home role says.
 func TestKustomizationAppliesAndItsServiceAccountMayAct(t *testing.T) {
 	ctx := context.Background()
 	admin := world.Home().AdminConfig()
 	a, err := envtest.NewApplier(admin)
 	require.NoError(t, err)
 	require.NoError(t, a.Apply(ctx, envtest.MonitoringCRDs))
-	objs, err := envtest.Render("base")
-	require.NoError(t, err)
-	require.NoError(t, a.ApplyServerSide(ctx, objs))
-	require.NoError(t, a.ApplyServerSide(ctx, objs), "a second apply is a no-op, not a conflict")
-
 	kube, err := kubernetes.NewForConfig(admin)
 	require.NoError(t, err)
-	tok, err := kube.CoreV1().ServiceAccounts("hubmigrate").CreateToken(ctx, "hubmigrate", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	asSA, err := kubernetes.NewForConfig(&rest.Config{Host: admin.Host, BearerToken: tok.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: admin.CAData}})
-	require.NoError(t, err)
-	may := func(ns, group, resource, subresource, verb string) bool {
-		r, err := asSA.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Group: group, Resource: resource, Subresource: subresource, Verb: verb}}}, metav1.CreateOptions{})
+	for _, install := range []struct{ dir, namespace string }{{"overlays/example", "cluster-migration"}, {"base", "hubmigrate"}} {
+		objs, err := envtest.Render(install.dir)
 		require.NoError(t, err)
-		return r.Status.Allowed
+		require.NoError(t, a.ApplyServerSide(ctx, objs), install.dir)
+		require.NoError(t, a.ApplyServerSide(ctx, objs), "%s: a second apply is a no-op, not a conflict", install.dir)
+
+		tok, err := kube.CoreV1().ServiceAccounts(install.namespace).CreateToken(ctx, "hubmigrate", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		asSA, err := kubernetes.NewForConfig(&rest.Config{Host: admin.Host, BearerToken: tok.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: admin.CAData}})
+		require.NoError(t, err)
+		may := func(ns, group, resource, subresource, verb string) bool {
+			r, err := asSA.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Group: group, Resource: resource, Subresource: subresource, Verb: verb}}}, metav1.CreateOptions{})
+			require.NoError(t, err)
+			return r.Status.Allowed
+		}
+		const group = "global-hub.open-cluster-management.io"
+		assert.True(t, may("", group, "managedclustermigrations", "", "watch"), install.dir)
+		assert.True(t, may("ops", group, "managedclustermigrations", "status", "update"), install.dir)
+		assert.True(t, may(install.namespace, "", "secrets", "", "watch"), "%s: its <hub>-kubeconfig Secrets", install.dir)
+		assert.True(t, may(install.namespace, "coordination.k8s.io", "leases", "", "update"), install.dir)
+		assert.True(t, may("ops", "", "events", "", "create"), install.dir)
+		assert.False(t, may("ops", "", "secrets", "", "get"), "%s: Secrets outside its namespace", install.dir)
+		assert.False(t, may(install.namespace, "", "secrets", "", "create"), install.dir)
+		assert.False(t, may("", "rbac.authorization.k8s.io", "clusterrolebindings", "", "create"), install.dir)
 	}
-	const group = "global-hub.open-cluster-management.io"
-	assert.True(t, may("", group, "managedclustermigrations", "", "watch"))
-	assert.True(t, may("ops", group, "managedclustermigrations", "status", "update"))
-	assert.True(t, may("hubmigrate", "", "secrets", "", "watch"), "its <hub>-kubeconfig Secrets")
-	assert.True(t, may("hubmigrate", "coordination.k8s.io", "leases", "", "update"))
-	assert.True(t, may("ops", "", "events", "", "create"))
-	assert.False(t, may("ops", "", "secrets", "", "get"), "Secrets outside its namespace")
-	assert.False(t, may("hubmigrate", "", "secrets", "", "create"))
-	assert.False(t, may("", "rbac.authorization.k8s.io", "clusterrolebindings", "", "create"))
 }
 
 // The samples the install guide applies are valid migrations.

@@ -17,6 +17,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/hubmigrate/hubmigrate/envtest"
+	"github.com/hubmigrate/hubmigrate/envtest/invariants"
+	"github.com/hubmigrate/hubmigrate/envtest/sim"
 	"github.com/hubmigrate/hubmigrate/reconcile"
 )
 
@@ -31,9 +33,9 @@ func TestHubAddAndCheck(t *testing.T) {
 	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/hubmigrate").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
-	// An admin's kubeconfig with a context for home and one for hub1.
+	// An admin's kubeconfig with a context for home and each hub.
 	kc := clientcmdapi.NewConfig()
-	for _, name := range []string{envtest.HomeName, "hub1"} {
+	for _, name := range []string{envtest.HomeName, "hub1", "hub2"} {
 		cfg := world.Planes[name].AdminConfig()
 		kc.Clusters[name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 		kc.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
@@ -71,19 +73,7 @@ func TestHubAddAndCheck(t *testing.T) {
 	// An admin unbinds it: check names what is missing and fails.
 	hub1Kube, err := kubernetes.NewForConfig(world.Hub("hub1").AdminConfig())
 	require.NoError(t, err)
-	unbind := func() {
-		b, err := hub1Kube.RbacV1().ClusterRoleBindings().Get(ctx, "hubmigrate-hub", metav1.GetOptions{})
-		require.NoError(t, err)
-		kept := b.Subjects[:0]
-		for _, s := range b.Subjects {
-			if s.Kind != "ServiceAccount" {
-				kept = append(kept, s)
-			}
-		}
-		b.Subjects = kept
-		_, err = hub1Kube.RbacV1().ClusterRoleBindings().Update(ctx, b, metav1.UpdateOptions{})
-		require.NoError(t, err)
-	}
+	unbind := func() { unbindFrom(t, hub1Kube) }
 	unbind()
 	report, code = run("hub", "check", "hub1-added", "--namespace", envtest.ProductNamespace)
 	assert.Equal(t, 1, code, report)
@@ -97,13 +87,43 @@ func TestHubAddAndCheck(t *testing.T) {
 	require.Equal(t, 0, code, report)
 	defer unbind() // the world's own product identity stays bound
 
-	// The controller accepts the Secret and works on the hub with that
-	// identity: a cluster it does not find there fails NotFound, a fact only
-	// a synced cache of the source gives (an unseen source is Unknown).
+	// The controller works on the hubs with the identities hub add made:
+	// a cluster is migrated from hub1 to hub2 through hub1-added and
+	// hub2-added (and one it does not find fails NotFound, a fact only a
+	// synced cache of the source gives).
+	out2, code = run("hub", "add", "hub2-added", "--context", "hub2", "--namespace", envtest.ProductNamespace)
+	require.Equal(t, 0, code, out2)
+	defer func() {
+		_ = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Delete(ctx, "hub2-added-kubeconfig", metav1.DeleteOptions{})
+	}()
+	hub2Kube, err := kubernetes.NewForConfig(world.Hub("hub2").AdminConfig())
+	require.NoError(t, err)
+	defer unbindFrom(t, hub2Kube)
+	clusters := []string{"added-1"}
+	importClusters(t, "hub1", sim.Default, clusters...)
+	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	c := startController(t, 30*time.Second)
 	defer c.stop()
-	createMigration(t, migrationSpec{namespace: "ops", name: "via-hub-add", from: "hub1-added", to: "hub2", clusters: []string{"not-there"}})
-	defer deleteMigration(t, "ops", "via-hub-add")
-	m := waitTerminal(t, "ops", "via-hub-add", time.Minute)
-	assert.Equal(t, `{"not-there":"Failed:NotFound"}`, m.GetAnnotations()[reconcile.AnnResults])
+	createMigration(t, migrationSpec{namespace: "ops", name: "via-hub-add", from: "hub1-added", to: "hub2-added", clusters: append([]string{"not-there"}, clusters...)})
+	m := waitTerminal(t, "ops", "via-hub-add", 3*time.Minute)
+	assert.Equal(t, `{"added-1":"Completed","not-there":"Failed:NotFound"}`, m.GetAnnotations()[reconcile.AnnResults])
+	invariants.CheckCompleted(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
+}
+
+// unbindFrom removes the ServiceAccount subjects hub add bound on a hub,
+// leaving the test world's own product identity bound.
+func unbindFrom(t *testing.T, kube kubernetes.Interface) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := kube.RbacV1().ClusterRoleBindings().Get(ctx, "hubmigrate-hub", metav1.GetOptions{})
+	require.NoError(t, err)
+	kept := b.Subjects[:0]
+	for _, s := range b.Subjects {
+		if s.Kind != "ServiceAccount" {
+			kept = append(kept, s)
+		}
+	}
+	b.Subjects = kept
+	_, err = kube.RbacV1().ClusterRoleBindings().Update(ctx, b, metav1.UpdateOptions{})
+	require.NoError(t, err)
 }
