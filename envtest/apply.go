@@ -70,6 +70,27 @@ func Decode(data []byte) ([]*unstructured.Unstructured, error) {
 	}
 }
 
+// resourceFor maps obj to its resource (its namespace, or "default").
+func (a *Applier) resourceFor(obj *unstructured.Unstructured) (*meta.RESTMapping, dynamic.ResourceInterface, error) {
+	gvk := obj.GroupVersionKind()
+	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		a.mapper.Reset()
+		mapping, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		return mapping, a.Dynamic.Resource(mapping.Resource), nil
+	}
+	ns := obj.GetNamespace()
+	if ns == "" {
+		ns = "default"
+	}
+	return mapping, a.Dynamic.Resource(mapping.Resource).Namespace(ns), nil
+}
+
 // Apply creates each object of the YAML documents, or updates it if it exists.
 // CRDs are waited on until Established.
 func (a *Applier) Apply(ctx context.Context, data []byte) error {
@@ -88,21 +109,9 @@ func (a *Applier) Apply(ctx context.Context, data []byte) error {
 // ApplyObject creates obj, or updates it if it exists.
 func (a *Applier) ApplyObject(ctx context.Context, obj *unstructured.Unstructured) error {
 	gvk := obj.GroupVersionKind()
-	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
-		a.mapper.Reset()
-		mapping, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
+	mapping, ri, err := a.resourceFor(obj)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err)
-	}
-	var ri dynamic.ResourceInterface = a.Dynamic.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		ns := obj.GetNamespace()
-		if ns == "" {
-			ns = "default"
-		}
-		ri = a.Dynamic.Resource(mapping.Resource).Namespace(ns)
+		return err
 	}
 	_, err = ri.Create(ctx, obj, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {

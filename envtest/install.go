@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -51,30 +50,12 @@ func (a *Applier) ApplyServerSide(ctx context.Context, objs []*unstructured.Unst
 		}
 	}
 	for _, obj := range ordered {
-		gvk := obj.GroupVersionKind()
-		mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if meta.IsNoMatchError(err) {
-			a.mapper.Reset()
-			mapping, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		}
+		mapping, ri, err := a.resourceFor(obj)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err)
+			return err
 		}
-		ri := a.Dynamic.Resource(mapping.Resource)
-		var apply func() error
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			apply = func() error {
-				_, err := ri.Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: InstallFieldManager, Force: true})
-				return err
-			}
-		} else {
-			apply = func() error {
-				_, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: InstallFieldManager, Force: true})
-				return err
-			}
-		}
-		if err := apply(); err != nil {
-			return fmt.Errorf("apply %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+		if _, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: InstallFieldManager, Force: true}); err != nil {
+			return fmt.Errorf("apply %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 		}
 		if mapping.Resource == crdGVR {
 			if err := waitEstablished(ctx, a.Dynamic, obj.GetName()); err != nil {
