@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,13 +45,13 @@ func TestLeaderIdentityIsStableForAPod(t *testing.T) {
 		defer l.Close()
 		return l.Addr().String()
 	}
-	var probes string
+	var probes, metricsAddr string
 	start := func(pod string) *exec.Cmd {
 		log, err := os.Create(filepath.Join(dir, pod+".log"))
 		require.NoError(t, err)
-		probes = healthAddr()
+		probes, metricsAddr = healthAddr(), healthAddr()
 		cmd := exec.Command(bin, "--kubeconfig="+kcPath, "--namespace="+envtest.ProductNamespace,
-			"--migration-namespaces=leader-test-none", "--metrics-bind-address=", "--health-probe-bind-address="+probes,
+			"--migration-namespaces=leader-test-none", "--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+probes,
 			"--leader-elect-lease-duration="+leaseDuration.String())
 		cmd.Env = append(os.Environ(), "POD_NAME="+pod)
 		cmd.Stdout, cmd.Stderr = log, log
@@ -93,6 +94,13 @@ func TestLeaderIdentityIsStableForAPod(t *testing.T) {
 			return resp.StatusCode == http.StatusOK, nil
 		}), "%s of the leader", path)
 	}
+	// Its metrics say which build runs.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Regexp(t, `hubmigrate_build_info\{goversion="go[0-9.]+",revision="[^"]+",version="[^"]+"\} 1`, string(body))
 
 	killedAt := kill(first)
 	restarted := start("pod-a")
