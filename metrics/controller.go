@@ -13,11 +13,20 @@ var (
 		Name: "hubmigrate_actions_total",
 		Help: "Actions performed on hubs and home by kind and result: ok, replan, forbidden, error.",
 	}, []string{"kind", "result"})
+	ReconcileDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hubmigrate_reconcile_duration_seconds",
+		Help:    "How long one reconcile of a migration takes (observe, plan, the writes, the status), by result.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+	}, []string{"result"})
+	Resumes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hubmigrate_resumes_total",
+		Help: "Migrations with clusters in flight that this process took up after its start (from the markers on the clusters).",
+	})
 )
 
 // Register adds the migration collector and the controller's counters to reg.
 func Register(reg prometheus.Registerer, migrations *MigrationCollector) error {
-	for _, c := range []prometheus.Collector{migrations, Reconciles, Actions} {
+	for _, c := range []prometheus.Collector{migrations, Reconciles, Actions, ReconcileDuration, Resumes} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -255,8 +255,10 @@ func (c *Controller) processNextItem(ctx context.Context) bool {
 	c.noteProgress()
 	defer c.noteProgress()
 	defer c.queue.Done(key)
+	began := time.Now()
 	requeue, err := c.sync(ctx, key)
 	metrics.Reconciles.WithLabelValues(resultOf(err)).Inc()
+	metrics.ReconcileDuration.WithLabelValues(resultOf(err)).Observe(time.Since(began).Seconds())
 	switch {
 	case err == nil:
 		c.queue.Forget(key)
@@ -585,6 +587,7 @@ func (c *Controller) reportResumption(ctx context.Context, key string, plan Plan
 		}
 	}
 	if inFlight > 0 {
+		metrics.Resumes.Inc()
 		klog.FromContext(ctx).Info("resuming in-flight migration from the markers on the clusters", "inFlight", inFlight, "phases", phases)
 	}
 }

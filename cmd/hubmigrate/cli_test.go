@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -88,4 +89,22 @@ current-context: home
 	out, _ = runCLI(t, []string{"KUBECONFIG=" + kc}, "retry", "--context", "other", "m")
 	assert.Contains(t, out, "other-ns", "--context picks the context")
 	assert.True(t, strings.Contains(out, "127.0.0.1:9"), out)
+}
+
+// --logging-format=json writes one JSON object a line, for log collectors;
+// an unknown format is refused.
+func TestJSONLogs(t *testing.T) {
+	out, code := runCLI(t, nil, "controller", "--logging-format=json", "--kubeconfig="+filepath.Join(t.TempDir(), "missing"))
+	assert.Equal(t, 1, code, out)
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &entry), "not a JSON line: %s", line)
+		msgs = append(msgs, entry["msg"].(string))
+	}
+	assert.Contains(t, msgs, "starting")
+	assert.Contains(t, msgs, "hubmigrate stopped")
+
+	out, code = runCLI(t, nil, "controller", "--logging-format=xml")
+	assert.Equal(t, 2, code, out)
 }

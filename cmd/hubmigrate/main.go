@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,6 +50,7 @@ type options struct {
 	localRegistrationCAFile  string
 	migrationNamespaces      string
 	leaderIdentity           string
+	loggingFormat            string
 }
 
 // commands are the subcommands; the bare binary (or one whose first
@@ -92,6 +95,7 @@ func controllerMain(args []string) int {
 	flag.StringVar(&o.localRegistrationCAFile, "local-cluster-registration-ca-file", "", "CA bundle of that address")
 	flag.StringVar(&o.migrationNamespaces, "migration-namespaces", "", "comma-separated namespaces whose ManagedClusterMigrations are acted on (default: --namespace only); a migration elsewhere drives no hub credential")
 	flag.StringVar(&o.leaderIdentity, "leader-elect-identity", "", "holder identity in the leader Lease (default: $POD_NAME — stable across restarts of the container, so a restarted process takes its own lease back at once instead of waiting for it to expire; outside a pod, the hostname and a random suffix)")
+	flag.StringVar(&o.loggingFormat, "logging-format", "text", "log format: text (klog) or json (one object a line, for log collectors)")
 	if err := flag.CommandLine.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -102,6 +106,11 @@ func controllerMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "hubmigrate controller: unexpected arguments %q\n", flag.Args())
 		return 2
 	}
+	if err := setLoggingFormat(o.loggingFormat); err != nil {
+		fmt.Fprintln(os.Stderr, "hubmigrate controller:", err)
+		return 2
+	}
+	defer klog.Flush()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
@@ -139,6 +148,11 @@ func run(ctx context.Context, o options, b build) error {
 		if localCA, err = os.ReadFile(o.localRegistrationCAFile); err != nil {
 			return err
 		}
+	}
+	// Before the controller makes its workqueue: client-go takes the first
+	// metrics provider only.
+	if err := metrics.RegisterClientGo(prometheus.DefaultRegisterer); err != nil {
+		return err
 	}
 	controller := reconcile.NewController(reconcile.Config{
 		HomeID: string(ns.UID), BootstrapNamespace: o.bootstrapNamespace, BootstrapSecretNamespace: o.bootstrapSecretNamespace,
@@ -202,6 +216,24 @@ func run(ctx context.Context, o options, b build) error {
 		},
 	})
 	return runErr
+}
+
+// setLoggingFormat switches klog to JSON lines (through log/slog) when
+// asked; -v keeps working as the verbosity.
+func setLoggingFormat(format string) error {
+	switch format {
+	case "text":
+		return nil
+	case "json":
+		v := 0
+		if f := flag.Lookup("v"); f != nil {
+			_, _ = fmt.Sscan(f.Value.String(), &v)
+		}
+		handler := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-v)})
+		klog.SetLogger(logr.FromSlogHandler(handler))
+		return nil
+	}
+	return fmt.Errorf("--logging-format %q: text or json", format)
 }
 
 // probe answers 200 "ok" when check passes, else 503 with its reason.

@@ -101,6 +101,9 @@ func TestLeaderIdentityIsStableForAPod(t *testing.T) {
 	resp.Body.Close()
 	require.NoError(t, err)
 	assert.Regexp(t, `hubmigrate_build_info\{goversion="go[0-9.]+",revision="[^"]+",version="[^"]+"\} 1`, string(body))
+	// And client-go's: its workqueue and its requests to home.
+	assert.Regexp(t, `workqueue_adds_total\{name="migrations"\} `, string(body))
+	assert.Regexp(t, `rest_client_requests_total\{code="200",host="[^"]+",method="GET"\} [1-9]`, string(body))
 
 	killedAt := kill(first)
 	restarted := start("pod-a")
