@@ -64,14 +64,7 @@ test: binaries ## Run every test, on real API servers (builds missing control-pl
 	go vet ./...
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-crashbuild: ## The static hubmigrate binary, stamped with its version and revision (bin/linux/hubmigrate).
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux/hubmigrate ./cmd/hubmigrate
-
-image: build ## The OCI image as a tarball for `docker load` / `podman load` (bin/hubmigrate-image.tar); no daemon needed.
-	go run ./cmd/imagebuild --binary bin/linux/hubmigrate --output bin/hubmigrate-image.tar \
-		--repository $(IMAGE_REPOSITORY) --version $(VERSION) --revision $(REVISION) --arch $(GOARCH)
-
-test: binaries ## Crash the controller at every write k in 1..W, before and after sending it, forward and rollback paths (~2 h on 2 cores; make test runs a subset).
+crashtest: binaries ## Crash the controller at every write k in 1..W, before and after sending it, forward and rollback paths (~2 h on 2 cores; make test runs a subset).
 	HUBMIGRATE_CRASHTEST=full go test -race -count=1 -v -timeout 180m -run 'TestCrash' ./reconcile/e2e/
 
 bench: binaries ## Benchmarks that print figures (simulator scale, ...).
