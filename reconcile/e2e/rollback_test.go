@@ -105,8 +105,15 @@ func TestRegisteringTimeoutRollsBack(t *testing.T) {
 
 	_, homeDyn := clients(t, "home")
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
-		return sourceLabel(t, "rb-dflt") == "Registering" && sourceLabel(t, "rb-single") == "Registering", nil
-	}), "both clusters reach Registering")
+		for _, cl := range clusters {
+			// Registering, and the agent waits on its (refused) CSR on the
+			// target: the Singleton agent is then trapped there.
+			if st, err := simulator.Status(cl); err != nil || sourceLabel(t, cl) != "Registering" || st.State != sim.WaitingForCSR || st.Hub != "hub2" {
+				return false, nil
+			}
+		}
+		return true, nil
+	}), "both clusters registering, their agents waiting on a CSR")
 	// Their Registering deadline passes: the controller comes back 3 minutes
 	// ahead of the hubs (a short real timeout could expire in an earlier
 	// stage on a loaded machine).
