@@ -176,6 +176,13 @@ func checkKubeconfig(cfg *clientcmdapi.Config) []Refusal {
 // does), and client-go opens files and runs plugins only for the fields
 // refused here.
 func restConfigFromSecretData(data []byte) (*rest.Config, error) {
+	return RESTConfigFromSecretData(data)
+}
+
+// RESTConfigFromSecretData is restConfigFromSecretData for the CLI: `hub
+// check` reads a <hub>-kubeconfig Secret that anyone who may write Secrets
+// in hubmigrate's namespace can author, on an admin's machine.
+func RESTConfigFromSecretData(data []byte) (*rest.Config, error) {
 	cfg, err := clientcmd.Load(data)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
+	"github.com/hubmigrate/hubmigrate/informers"
 	"github.com/hubmigrate/hubmigrate/manifests"
 )
 
@@ -281,7 +282,9 @@ func hubCheck(ctx context.Context, out io.Writer, h *hubFlags, name string) (int
 	if err != nil {
 		return 0, err
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data["kubeconfig"])
+	// The Secret is input, not truth: the same refusals as the controller's
+	// (no exec plugin, no file path, ...), so checking it runs nothing.
+	cfg, err := informers.RESTConfigFromSecretData(secret.Data["kubeconfig"])
 	if err != nil {
 		return 0, fmt.Errorf("%s-kubeconfig: %w", name, err)
 	}

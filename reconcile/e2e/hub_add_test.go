@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -69,6 +70,27 @@ func TestHubAddAndCheck(t *testing.T) {
 	assert.Contains(t, report, "as system:serviceaccount:hubmigrate:hubmigrate")
 	assert.Regexp(t, `yes\s+approve\s+signers\.certificates\.k8s\.io\s+kubernetes\.io/kube-apiserver-client`, report)
 	assert.NotContains(t, report, "NO ")
+
+	// A Secret author's kubeconfig with an exec plugin: hub check refuses it
+	// and runs nothing on the admin's machine.
+	marker := filepath.Join(dir, "exec-ran")
+	_, err = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "hub-exec-kubeconfig"},
+		Data: map[string][]byte{"kubeconfig": []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: touch, args: ["` + marker + `"], interactiveMode: Never}}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`)}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	defer func() {
+		_ = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Delete(ctx, "hub-exec-kubeconfig", metav1.DeleteOptions{})
+	}()
+	report, code = run("hub", "check", "hub-exec", "--namespace", envtest.ProductNamespace)
+	assert.Equal(t, 1, code, report)
+	assert.Contains(t, report, "exec")
+	assert.NoFileExists(t, marker, "hub check ran the Secret's exec plugin")
 
 	// An admin unbinds it: check names what is missing and fails.
 	hub1Kube, err := kubernetes.NewForConfig(world.Hub("hub1").AdminConfig())
