@@ -177,6 +177,19 @@ func (r *Registry) SecretAnnotations(hub string) map[string]string {
 	return obj.(*corev1.Secret).Annotations
 }
 
+// Namespace is hubmigrate's namespace on home.
+func (r *Registry) Namespace() string { return r.namespace }
+
+// Secret is a Secret of hubmigrate's namespace as the cache holds it (nil
+// when absent).
+func (r *Registry) Secret(name string) *corev1.Secret {
+	obj, exists, err := r.secrets.GetIndexer().GetByKey(r.namespace + "/" + name)
+	if err != nil || !exists {
+		return nil
+	}
+	return obj.(*corev1.Secret)
+}
+
 // Names are the hubs hubmigrate can reach: one per <hub>-kubeconfig Secret,
 // and local-cluster.
 func (r *Registry) Names() []string {

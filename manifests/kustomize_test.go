@@ -148,7 +148,9 @@ func TestKustomizationAppliesAndItsServiceAccountMayAct(t *testing.T) {
 		assert.True(t, may(install.namespace, "coordination.k8s.io", "leases", "", "update"), install.dir)
 		assert.True(t, may("ops", "", "events", "", "create"), install.dir)
 		assert.False(t, may("ops", "", "secrets", "", "get"), "%s: Secrets outside its namespace", install.dir)
-		assert.False(t, may(install.namespace, "", "secrets", "", "create"), install.dir)
+		assert.True(t, may(install.namespace, "", "secrets", "", "create"), "%s: its seal key, made at the first start", install.dir)
+		assert.False(t, may(install.namespace, "", "secrets", "", "update"), "%s: it never changes a Secret (the seal key is rotated by an admin)", install.dir)
+		assert.False(t, may(install.namespace, "", "secrets", "", "delete"), install.dir)
 		assert.False(t, may("", "rbac.authorization.k8s.io", "clusterrolebindings", "", "create"), install.dir)
 	}
 }

@@ -36,7 +36,7 @@ func TestPrometheusRuleUsesWhatExists(t *testing.T) {
 	}
 	require.NoError(t, yaml.UnmarshalStrict(manifests.PrometheusRule, &rule))
 	assert.Equal(t, "PrometheusRule", rule.Kind)
-	conditionTypes := []string{reconcile.HubsReadyCondition, reconcile.StageTimeoutExceededCondition, reconcile.TokenNearExpiryCondition, "AgentRestartRequired", "AmbiguousRegistration"}
+	conditionTypes := []string{reconcile.HubsReadyCondition, reconcile.StageTimeoutExceededCondition, reconcile.TokenNearExpiryCondition, reconcile.UnsealedMarkersCondition, "AgentRestartRequired", "AmbiguousRegistration"}
 	metricName := regexp.MustCompile(`hubmigrate_[a-z_]+`)
 	typeValue := regexp.MustCompile(`type="([A-Za-z]+)"`)
 	alerts := 0

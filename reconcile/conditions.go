@@ -19,6 +19,10 @@ const StageTimeoutExceededCondition = "StageTimeoutExceeded"
 // token expires soon.
 const TokenNearExpiryCondition = "TokenNearExpiry"
 
+// UnsealedMarkersCondition names the clusters held because an object of
+// theirs carries the migration's markers without hubmigrate's seal.
+const UnsealedMarkersCondition = "UnsealedMarkers"
+
 // Global Hub's condition types, each True once every cluster is past the
 // stage it names.
 var stageConditions = []struct {
@@ -122,6 +126,16 @@ func conditions(plan Plan, previous []any, now time.Time) []any {
 	}
 	if len(trapped) > 0 {
 		add("AgentRestartRequired", true, "AgentRestartRequired", "restart the klusterlet pod once on: "+strings.Join(trapped, ", "))
+	}
+	var held []string
+	for _, c := range clusters {
+		if c.Reason == UnsealedMarkersReason && !c.Phase.Terminal() {
+			held = append(held, c.Name+" ("+c.Waiting+")")
+		}
+	}
+	if len(held) > 0 {
+		add(UnsealedMarkersCondition, true, UnsealedMarkersReason,
+			"held where they are until an admin resolves it (docs/when-a-migration-fails.md, \"Unsealed markers\"): "+strings.Join(held, "; "))
 	}
 	for _, c := range clusters {
 		if c.Reason == "AmbiguousRegistration" {

@@ -220,6 +220,9 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	if err := c.registry.Start(ctx); err != nil {
 		return err
 	}
+	if err := c.ensureSealKey(ctx); err != nil {
+		return fmt.Errorf("the seal key: %w", err)
+	}
 	go c.migrations.Run(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), c.migrations.HasSynced) {
 		return fmt.Errorf("migrations did not sync")
@@ -326,6 +329,11 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		}
 		return 0, err
 	}
+	sealer, err := c.sealer()
+	if err != nil {
+		// Nothing is known to be ours without it, and nothing is written.
+		return 0, err
+	}
 	f := &Facts{
 		Now: c.cfg.Clock.Now(), HomeID: c.cfg.HomeID,
 		BootstrapNamespace: c.cfg.BootstrapNamespace, BootstrapSecretNamespace: c.cfg.BootstrapSecretNamespace,
@@ -360,12 +368,13 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		}
 	}
 	observeClusters(f, source, target)
+	checkSeals(f, sealer)
 	plan := PlanMigration(f)
 	c.reportResumption(ctx, key, plan)
 	for _, note := range plan.Notes {
 		logger.Info(note)
 	}
-	ex := &executor{source: source, target: target, home: c.home, facts: f}
+	ex := &executor{source: source, target: target, home: c.home, facts: f, seals: sealer}
 	err = c.perform(ctx, u, ex, plan)
 	var denied *errDenied
 	var collision *errCollision
@@ -608,8 +617,30 @@ func (c *Controller) writeStatus(ctx context.Context, u *unstructured.Unstructur
 	}
 	if err == nil {
 		c.announceHubs(u, previous, want)
+		c.announceUnsealed(u, previous, want)
 	}
 	return err
+}
+
+// findCondition is the condition of that type in conds (nil if none).
+func findCondition(conds []any, condType string) map[string]any {
+	for _, cond := range conds {
+		if m, _ := cond.(map[string]any); m["type"] == condType {
+			return m
+		}
+	}
+	return nil
+}
+
+// announceUnsealed records a Warning Event when clusters are newly held for
+// unsealed markers (or the held set changes): an admin must act.
+func (c *Controller) announceUnsealed(u *unstructured.Unstructured, previous []any, want map[string]any) {
+	wantConds, _ := want["conditions"].([]any)
+	before, after := findCondition(previous, UnsealedMarkersCondition), findCondition(wantConds, UnsealedMarkersCondition)
+	if after == nil || c.recorder == nil || (before != nil && before["message"] == after["message"]) {
+		return
+	}
+	c.recorder.Event(u, corev1.EventTypeWarning, UnsealedMarkersReason, fmt.Sprint(after["message"]))
 }
 
 // announceHubs records an Event when the HubsReady condition changes: a

@@ -32,6 +32,22 @@ type executor struct {
 	source, target *informers.Hub
 	home           dynamic.Interface
 	facts          *Facts
+	// seals seals every object written with markers and checks the
+	// markers of every object read live before acting on their word.
+	seals *Sealer
+}
+
+// sealed is obj, sealed as an object of gvr, ready to be written.
+func (e *executor) sealed(gvr schemaGVR, obj *unstructured.Unstructured) *unstructured.Unstructured {
+	out := obj.DeepCopy()
+	e.seals.Seal(gvr.Resource, out)
+	return out
+}
+
+// oursLive: obj, read live, carries this migration's owner under a seal
+// that verifies.
+func (e *executor) oursLive(gvr schemaGVR, obj metav1.Object) bool {
+	return obj.GetAnnotations()[AnnOwner] == e.facts.Migration.Owner.String() && e.seals.Verify(gvr.Resource, obj) == nil
 }
 
 // errReplan: the world moved under the plan (a 409, or a live re-read that
@@ -93,7 +109,7 @@ func (e *executor) execute(ctx context.Context, a Action) error {
 	case Create:
 		err = e.create(ctx, h, a)
 	case Update:
-		_, err = resource(h.Dynamic, a.Ref).Update(ctx, a.Object, metav1.UpdateOptions{})
+		_, err = resource(h.Dynamic, a.Ref).Update(ctx, e.sealed(a.Ref.GVR, a.Object), metav1.UpdateOptions{})
 	case Delete:
 		err = e.delete(ctx, h, a.Ref)
 	case MintToken:
@@ -113,7 +129,7 @@ func (e *executor) execute(ctx context.Context, a Action) error {
 	case Restore:
 		err = e.restore(ctx, a)
 	case DeleteTargetCluster:
-		err = unacceptAndDelete(ctx, e.target, a.Ref, e.facts.Migration.Owner.String())
+		err = e.unacceptAndDelete(ctx, e.target, a.Ref)
 	case DecideRollback:
 		err = e.decideRollback(ctx, a)
 	case BeginRegistering:
@@ -145,10 +161,12 @@ func (e *executor) execute(ctx context.Context, a Action) error {
 	return nil
 }
 
-// create treats AlreadyExists with our migration UID as done.
+// create treats AlreadyExists with our migration UID, sealed, as done.
 func (e *executor) create(ctx context.Context, h *informers.Hub, a Action) error {
 	ri := resource(h.Dynamic, a.Ref)
-	_, err := ri.Create(ctx, a.Object, metav1.CreateOptions{})
+	obj := a.Object.DeepCopy()
+	obj.SetNamespace(a.Ref.Namespace) // where it is made is what the seal vouches for
+	_, err := ri.Create(ctx, e.sealed(a.Ref.GVR, obj), metav1.CreateOptions{})
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
@@ -156,7 +174,7 @@ func (e *executor) create(ctx context.Context, h *informers.Hub, a Action) error
 	if getErr != nil {
 		return getErr
 	}
-	if label(existing, LabelMigrationUID) == string(e.facts.Migration.Owner.UID) || annotation(existing, AnnOwner) == e.facts.Migration.Owner.String() {
+	if claimsToBeOf(existing, e.facts.Migration.Owner) && e.seals.Verify(a.Ref.GVR.Resource, existing) == nil {
 		return nil
 	}
 	if a.Cluster != "" && (a.Ref.GVR == SecretGVR || a.Ref.GVR == ConfigMapGVR) {
@@ -215,7 +233,7 @@ func (e *executor) mintToken(ctx context.Context, a Action) error {
 	// it, but it is a step done twice).
 	existing, err := e.source.Kube.CoreV1().Secrets(a.Object.GetNamespace()).Get(ctx, a.Object.GetName(), metav1.GetOptions{})
 	switch {
-	case err == nil && existing.Labels[LabelMigrationUID] == string(f.Migration.Owner.UID):
+	case err == nil && existing.Labels[LabelMigrationUID] == string(f.Migration.Owner.UID) && e.seals.Verify(SecretGVR.Resource, existing) == nil:
 		return nil
 	case err == nil:
 		return &errCollision{Cluster: a.Cluster, Ref: Ref{GVR: SecretGVR, Namespace: existing.Namespace, Name: existing.Name}}
@@ -258,7 +276,7 @@ func (e *executor) useKlusterletConfig(ctx context.Context, a Action) error {
 		return err
 	}
 	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnKlusterletWorkGeneration: fmt.Sprint(generation)}, nil, nil)
-	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, obj, metav1.UpdateOptions{})
+	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, e.sealed(ManagedClusterGVR, obj), metav1.UpdateOptions{})
 	return err
 }
 
@@ -300,7 +318,7 @@ func (e *executor) commit(ctx context.Context, a Action) error {
 		return err
 	}
 	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnCommitLeaseRV: leaseRV, AnnCommitWorkRV: workRV}, nil, nil)
-	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, obj, metav1.UpdateOptions{})
+	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, e.sealed(ManagedClusterGVR, obj), metav1.UpdateOptions{})
 	return err
 }
 
@@ -312,7 +330,7 @@ func (e *executor) approve(ctx context.Context, a Action) error {
 	if err != nil {
 		return err
 	}
-	if !hasAnnotation(src, AnnCommitted) || Phase(label(src, LabelPhase)) == Rollbacking || annotation(src, AnnOwner) != e.facts.Migration.Owner.String() {
+	if !hasAnnotation(src, AnnCommitted) || Phase(label(src, LabelPhase)) == Rollbacking || !e.oursLive(ManagedClusterGVR, src) {
 		return &errReplan{why: a.Cluster + " is not committed by this migration"}
 	}
 	csr, err := e.liveCSR(ctx, a.Ref)
@@ -364,7 +382,7 @@ func (e *executor) deleteSourceCluster(ctx context.Context, a Action) error {
 	if err != nil {
 		return err
 	}
-	if annotation(tgt, AnnOwner) != e.facts.Migration.Owner.String() || !conditionTrue(tgt, "ManagedClusterJoined") ||
+	if !e.oursLive(ManagedClusterGVR, tgt) || !conditionTrue(tgt, "ManagedClusterJoined") ||
 		!conditionTrue(tgt, "ManagedClusterConditionAvailable") || !hubAcceptsClient(tgt) {
 		return &errReplan{why: a.Cluster + " is not registered on the target"}
 	}
@@ -377,6 +395,9 @@ func (e *executor) deleteSourceCluster(ctx context.Context, a Action) error {
 	}
 	if src.GetUID() != a.Ref.UID {
 		return &errReplan{why: "the source ManagedCluster was replaced"}
+	}
+	if !e.oursLive(ManagedClusterGVR, src) {
+		return &errReplan{why: "the source ManagedCluster's markers are not this migration's sealed ones"}
 	}
 	if hubAcceptsClient(src) {
 		_ = unstructured.SetNestedField(src.Object, false, "spec", "hubAcceptsClient")
@@ -425,15 +446,15 @@ func (e *executor) restore(ctx context.Context, a Action) error {
 		return err
 	}
 	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnRestoreLeaseRV: leaseRV}, nil, nil)
-	_, err := e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, obj, metav1.UpdateOptions{})
+	_, err := e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, e.sealed(ManagedClusterGVR, obj), metav1.UpdateOptions{})
 	return err
 }
 
 // unacceptAndDelete deletes a ManagedCluster the way SPEC asks on either hub:
 // set hubAcceptsClient=false, re-read live, then delete with a UID
-// precondition — and only if it is still the one planned and, when owner is
-// given, still carries it.
-func unacceptAndDelete(ctx context.Context, h *informers.Hub, r Ref, owner string) error {
+// precondition — and only if it is still the one planned and still carries
+// this migration's sealed markers.
+func (e *executor) unacceptAndDelete(ctx context.Context, h *informers.Hub, r Ref) error {
 	mcs := h.Dynamic.Resource(ManagedClusterGVR)
 	mc, err := mcs.Get(ctx, r.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -442,7 +463,7 @@ func unacceptAndDelete(ctx context.Context, h *informers.Hub, r Ref, owner strin
 	if err != nil {
 		return err
 	}
-	if mc.GetUID() != r.UID || (owner != "" && annotation(mc, AnnOwner) != owner) {
+	if mc.GetUID() != r.UID || !e.oursLive(ManagedClusterGVR, mc) {
 		return &errReplan{why: "ManagedCluster " + r.Name + " is not the one planned"}
 	}
 	if hubAcceptsClient(mc) {
@@ -475,7 +496,9 @@ func (e *executor) releaseFinalizer(ctx context.Context, a Action) error {
 		}
 		for _, c := range e.facts.Migration.Clusters() {
 			mc, err := h.Dynamic.Resource(ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
-			if err == nil && annotation(mc, AnnOwner) == owner.String() {
+			// A ManagedCluster that only claims to be the migration's (its
+			// markers unsealed) is not: it holds nothing up.
+			if err == nil && e.oursLive(ManagedClusterGVR, mc) {
 				return &errReplan{why: c + " on " + h.Name + " still names the migration"}
 			}
 			if err != nil && !apierrors.IsNotFound(err) {
@@ -487,8 +510,10 @@ func (e *executor) releaseFinalizer(ctx context.Context, a Action) error {
 			if err != nil {
 				return err
 			}
-			if len(list.Items) > 0 {
-				return &errReplan{why: gvr.Resource + " of the migration left on " + h.Name}
+			for i := range list.Items {
+				if e.seals.Verify(gvr.Resource, &list.Items[i]) == nil {
+					return &errReplan{why: gvr.Resource + " of the migration left on " + h.Name}
+				}
 			}
 		}
 	}
@@ -557,7 +582,7 @@ func (e *executor) decideRollback(ctx context.Context, a Action) error {
 			}
 		}
 	}
-	_, err := e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, a.Object, metav1.UpdateOptions{})
+	_, err := e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, e.sealed(ManagedClusterGVR, a.Object), metav1.UpdateOptions{})
 	return err
 }
 
@@ -566,11 +591,10 @@ func (e *executor) decideRollback(ctx context.Context, a Action) error {
 // migration, or the target speaks for it and the source ManagedCluster is
 // gone (the agent uses the target's own credential then).
 func (e *executor) revokeToken(ctx context.Context, a Action) error {
-	owner := e.facts.Migration.Owner.String()
 	if e.source != nil {
 		src, err := e.source.Dynamic.Resource(ManagedClusterGVR).Get(ctx, a.Cluster, metav1.GetOptions{})
 		switch {
-		case err == nil && annotation(src, AnnOwner) == owner && (Phase(label(src, LabelPhase)) == Rollbacking || Phase(label(src, LabelPhase)) == Failed):
+		case err == nil && e.oursLive(ManagedClusterGVR, src) && (Phase(label(src, LabelPhase)) == Rollbacking || Phase(label(src, LabelPhase)) == Failed):
 			return e.delete(ctx, e.target, a.Ref)
 		case err == nil:
 			return &errReplan{why: "the token of " + a.Cluster + " is still needed: its source ManagedCluster is there"}
@@ -582,7 +606,7 @@ func (e *executor) revokeToken(ctx context.Context, a Action) error {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	if err != nil || annotation(tgt, AnnOwner) != owner || !hasAnnotation(tgt, AnnCommitted) {
+	if err != nil || !e.oursLive(ManagedClusterGVR, tgt) || !hasAnnotation(tgt, AnnCommitted) {
 		return &errReplan{why: "the target does not speak for " + a.Cluster}
 	}
 	return e.delete(ctx, e.target, a.Ref)
@@ -597,7 +621,7 @@ func (e *executor) beginRegistering(ctx context.Context, a Action) error {
 		return err
 	}
 	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnCSRsNotBefore: now.UTC().Format(time.RFC3339)}, nil, nil)
-	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, obj, metav1.UpdateOptions{})
+	_, err = e.source.Dynamic.Resource(ManagedClusterGVR).Update(ctx, e.sealed(ManagedClusterGVR, obj), metav1.UpdateOptions{})
 	return err
 }
 

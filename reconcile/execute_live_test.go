@@ -26,6 +26,8 @@ func fakeHub(name string, kubeObjs []runtime.Object, dynObjs ...runtime.Object) 
 	_ = corev1.AddToScheme(scheme)
 	lists := map[schema.GroupVersionResource]string{
 		ManagedClusterGVR: "ManagedClusterList", ManifestWorkGVR: "ManifestWorkList", SecretGVR: "SecretList",
+		ServiceAccountGVR: "ServiceAccountList", ClusterRoleBindingGVR: "ClusterRoleBindingList", ClusterRoleGVR: "ClusterRoleList",
+		KlusterletConfigGVR: "KlusterletConfigList", NamespaceGVR: "NamespaceList", MigrationGVR: "ManagedClusterMigrationList",
 	}
 	return &informers.Hub{Name: name, Kube: kubefake.NewClientset(kubeObjs...),
 		Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, lists, dynObjs...)}
@@ -50,7 +52,7 @@ func TestDecideRollbackSeesALiveCSR(t *testing.T) {
 	p := PlanMigration(&w.f)
 	require.Equal(t, []string{"DecideRollback source managedclusters c1"}, describe(p.Actions), "the cache shows no CSR")
 
-	ex := &executor{source: source, target: target, facts: &w.f}
+	ex := &executor{source: source, target: target, facts: &w.f, seals: testSealer(t, 1)}
 	err := ex.execute(context.Background(), p.Actions[0])
 	assert.True(t, IsReplan(err), "re-plan, not roll back: %v", err)
 	live, err := source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
@@ -59,7 +61,7 @@ func TestDecideRollbackSeesALiveCSR(t *testing.T) {
 
 	// Without it, the decision is written.
 	target = fakeHub("hub2", []runtime.Object{liveSA()})
-	ex = &executor{source: source, target: target, facts: &w.f}
+	ex = &executor{source: source, target: target, facts: &w.f, seals: testSealer(t, 1)}
 	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
 	live, err = source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -77,13 +79,13 @@ func TestCommitReadsTheServiceAccountLive(t *testing.T) {
 	replaced := liveSA()
 	replaced.UID = "new-sa-uid"
 	source := fakeHub("hub1", nil, w.c().Source.MC.DeepCopy())
-	ex := &executor{source: source, target: fakeHub("hub2", []runtime.Object{csr, replaced}), facts: &w.f}
+	ex := &executor{source: source, target: fakeHub("hub2", []runtime.Object{csr, replaced}), facts: &w.f, seals: testSealer(t, 1)}
 	err := ex.execute(context.Background(), p.Actions[0])
 	assert.True(t, IsReplan(err), "%v", err)
 	live, _ := source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
 	assert.NotContains(t, live.GetAnnotations(), AnnCommitted)
 
-	ex = &executor{source: source, target: fakeHub("hub2", []runtime.Object{csr, liveSA()}), facts: &w.f}
+	ex = &executor{source: source, target: fakeHub("hub2", []runtime.Object{csr, liveSA()}), facts: &w.f, seals: testSealer(t, 1)}
 	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
 	live, _ = source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
 	assert.Equal(t, "c1-aaa/uid-c1-aaa", live.GetAnnotations()[AnnCommitted])
@@ -100,14 +102,15 @@ func TestRevokeTokenReadsTheHubsLive(t *testing.T) {
 		"metadata": map[string]any{"name": scaffold, "namespace": "open-cluster-management", "uid": "anchor-uid"}}}
 	stillThere := newWorld().registering(nil).c().Source.MC
 	tgt := w.c().Target.MC.DeepCopy()
+	testSealer(t, 1).Seal("managedclusters", tgt)
 
 	target := fakeHub("hub2", nil, anchor.DeepCopy(), tgt)
-	ex := &executor{source: fakeHub("hub1", nil, stillThere), target: target, facts: &w.f}
+	ex := &executor{source: fakeHub("hub1", nil, stillThere), target: target, facts: &w.f, seals: testSealer(t, 1)}
 	assert.True(t, IsReplan(ex.execute(context.Background(), p.Actions[0])))
 	_, err := target.Dynamic.Resource(SecretGVR).Namespace("open-cluster-management").Get(context.Background(), scaffold, metav1.GetOptions{})
 	assert.NoError(t, err, "the anchor is kept while the source holds the cluster")
 
-	ex = &executor{source: fakeHub("hub1", nil), target: target, facts: &w.f}
+	ex = &executor{source: fakeHub("hub1", nil), target: target, facts: &w.f, seals: testSealer(t, 1)}
 	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
 	_, err = target.Dynamic.Resource(SecretGVR).Namespace("open-cluster-management").Get(context.Background(), scaffold, metav1.GetOptions{})
 	assert.Error(t, err, "revoked once the source is gone and the target speaks")
@@ -126,7 +129,7 @@ func TestCreateMeetsAnObjectNotOurs(t *testing.T) {
 	scheme := runtime.NewScheme()
 	target := &informers.Hub{Name: "hub2", Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme,
 		map[schema.GroupVersionResource]string{ManagedClusterAddOnGVR: "ManagedClusterAddOnList", ConfigMapGVR: "ConfigMapList"}, addon.DeepCopy(), cm.DeepCopy())}
-	ex := &executor{target: target, facts: &w.f}
+	ex := &executor{target: target, facts: &w.f, seals: testSealer(t, 1)}
 	err := ex.execute(context.Background(), Action{Kind: Create, Hub: Target, Cluster: "c1", Ref: Ref{GVR: ManagedClusterAddOnGVR, Namespace: "c1", Name: "search-collector"}, Object: addon})
 	assert.True(t, IsReplan(err), "an addon the caches will show: re-plan (%v)", err)
 	err = ex.execute(context.Background(), Action{Kind: Create, Hub: Target, Cluster: "c1", Ref: Ref{GVR: ConfigMapGVR, Namespace: "c1", Name: "site-config"}, Object: cm})
@@ -144,9 +147,10 @@ func TestMintTokenReadsTheBootstrapSecretLive(t *testing.T) {
 	require.Equal(t, "MintToken", string(p.Actions[0].Kind), "%v", describe(p.Actions))
 	written := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: scaffold, Namespace: "multicluster-engine",
 		Labels: map[string]string{LabelMigrationUID: string(testOwner.UID)}}}
+	testSealer(t, 1).Seal("secrets", written)
 	source := fakeHub("hub1", []runtime.Object{written})
 	target := fakeHub("hub2", []runtime.Object{liveSA()})
-	ex := &executor{source: source, target: target, facts: &w.f}
+	ex := &executor{source: source, target: target, facts: &w.f, seals: testSealer(t, 1)}
 	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
 	for _, action := range target.Kube.(*kubefake.Clientset).Actions() {
 		assert.NotEqual(t, "token", action.GetSubresource(), "no second token is minted")

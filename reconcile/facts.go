@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Facts is everything the planner may look at for one migration: what the
@@ -47,6 +48,10 @@ type Facts struct {
 	// Placements are the source's Placements of that name (all namespaces),
 	// at the same time: a decision belongs to the one in its namespace.
 	Placements []*unstructured.Unstructured
+	// Unsealed are the objects above that claim to be this migration's (its
+	// owner or UID label) but whose seal does not verify, by UID, each with
+	// what it is: nothing is done on their word (SPEC "Trust boundaries").
+	Unsealed map[types.UID]string
 }
 
 // MigrationFacts is the migration object.

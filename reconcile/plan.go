@@ -89,8 +89,9 @@ func PlanMigration(f *Facts) Plan {
 	return p.plan
 }
 
+// ours: obj carries this migration's owner under a seal that verifies.
 func (p *planner) ours(obj metaObject) bool {
-	return !absent(obj) && annotation(obj, AnnOwner) == p.owner.String()
+	return !absent(obj) && annotation(obj, AnnOwner) == p.owner.String() && !p.unsealed(obj)
 }
 
 func (p *planner) act(a Action) { p.plan.Actions = append(p.plan.Actions, a) }
@@ -121,6 +122,9 @@ func (p *planner) planCluster(cf *ClusterFacts) {
 		// In flight, or past the point where the target speaks: only the
 		// target can tell, and it cannot be seen.
 		p.outcome(cf.Name, Unknown, p.hubsNotReady().Message+"; the cluster's progress there cannot be seen")
+		return
+	}
+	if what := p.unsealedOf(cf); len(what) > 0 && p.planUnsealed(cf, what) {
 		return
 	}
 	if denial, ok := p.f.Denied[cf.Name]; ok && p.planDenied(cf, denial) {

@@ -41,14 +41,18 @@ func clusterScoped(Config) []string { return []string{""} }
 
 // provenScaffolding reports the migration UID of obj when everything about
 // it says hubmigrate made it as scaffolding: this home's label, a migration
-// UID label, and the name and namespace a migration with that UID gives
-// that kind. A label alone proves nothing — anyone who can label an object
-// can copy the labels off an in-flight copy — so ManagedClusters,
-// Namespaces and copies are never swept.
-func provenScaffolding(k sweepKind, obj metav1.Object, cfg Config) (string, bool) {
+// UID label, the name and namespace a migration with that UID gives that
+// kind, and a seal that verifies. Labels alone prove nothing — anyone who
+// can label an object can copy them off an in-flight copy — and neither do
+// a name and labels chosen to look like scaffolding, without the seal;
+// ManagedClusters, Namespaces and copies are never swept.
+func provenScaffolding(k sweepKind, obj metav1.Object, cfg Config, sealer *Sealer) (string, bool) {
 	labels := obj.GetLabels()
 	uid := labels[LabelMigrationUID]
 	if labels[LabelHome] != cfg.HomeID || cfg.HomeID == "" || uid == "" || !slices.Contains(k.namespaces(cfg), obj.GetNamespace()) {
+		return "", false
+	}
+	if sealer.Verify(k.gvr.Resource, obj) != nil {
 		return "", false
 	}
 	name := obj.GetName()
@@ -62,10 +66,15 @@ func provenScaffolding(k sweepKind, obj metav1.Object, cfg Config) (string, bool
 // sweep removes, from the hubs the migrations on this home name, the
 // scaffolding of migrations that no longer exist — made by a stale leader
 // after a finalizer was removed, or left by an abandoned deletion. Only
-// scaffolding it can prove it made is touched (provenScaffolding), and a
-// migration is confirmed gone by a live read first.
+// scaffolding it can prove it made is touched (provenScaffolding, and a
+// seal that verifies), and a migration is confirmed gone by a live read first.
 func (c *Controller) sweep(ctx context.Context) {
 	logger := klog.FromContext(ctx)
+	sealer, err := c.sealer()
+	if err != nil {
+		logger.V(2).Info("sweep: nothing can be proven without the seal key", "err", err)
+		return
+	}
 	for _, name := range c.hubsNamed() {
 		h, err := c.registry.Hub(name)
 		if err != nil || !h.Synced() || h.Down() != "" {
@@ -84,7 +93,7 @@ func (c *Controller) sweep(ctx context.Context) {
 				if !ok {
 					continue
 				}
-				if uid, proven := provenScaffolding(k, obj, c.cfg); proven && !knownUIDs[uid] {
+				if uid, proven := provenScaffolding(k, obj, c.cfg, sealer); proven && !knownUIDs[uid] {
 					strays = append(strays, stray{Ref{GVR: k.gvr, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}, uid})
 				}
 			}

@@ -191,7 +191,8 @@ func CheckTerminal(t *testing.T, snap Snapshot, hubs []Hub, migrationUID string,
 			}
 			require.NoError(t, err)
 			for k := range mc.GetAnnotations() {
-				if strings.HasPrefix(k, reconcile.Prefix) && k != reconcile.AnnOwner && k != reconcile.AnnReason {
+				// A finished cluster keeps its owner and reason under the seal.
+				if strings.HasPrefix(k, reconcile.Prefix) && k != reconcile.AnnOwner && k != reconcile.AnnReason && k != reconcile.AnnSeal {
 					t.Errorf("%s: in-flight annotation %s left on %s", h.Name, k, c)
 				}
 			}

@@ -27,15 +27,27 @@ func TestSweepOfAStaleLeadersObjects(t *testing.T) {
 	gone := "0ddba11a-0000-4000-8000-000000000000"
 	ours := map[string]string{reconcile.LabelHome: "e2e-home", reconcile.LabelMigrationUID: gone}
 	theirs := map[string]string{reconcile.LabelHome: "another-home", reconcile.LabelMigrationUID: gone}
-	mk := func(name string, labels map[string]string) string {
-		s, err := kube.CoreV1().Secrets("open-cluster-management").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+	// The stale leader held the seal key; an attacker does not.
+	sealer := homeSealer(t)
+	mk := func(name string, labels map[string]string, sealed bool) string {
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "open-cluster-management", Labels: labels}}
+		if sealed {
+			sealer.Seal("secrets", secret)
+		}
+		s, err := kube.CoreV1().Secrets("open-cluster-management").Create(ctx, secret, metav1.CreateOptions{})
 		require.NoError(t, err)
 		return s.ResourceVersion
 	}
-	mk("hubmigrate-stale-0ddba11a", ours)
-	mk("hubmigrate-foreign-0ddba11a", theirs)
-	preciousRV := mk("precious", ours) // the attack: our labels on someone's Secret
-	_, err := kube.CoreV1().ServiceAccounts("open-cluster-management").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "hubmigrate-0ddba11a", Labels: ours}}, metav1.CreateOptions{})
+	mk("hubmigrate-stale-0ddba11a", ours, true)
+	mk("hubmigrate-foreign-0ddba11a", theirs, true)
+	preciousRV := mk("precious", ours, true)                        // the attack: our labels on someone's Secret
+	lookalikeRV := mk("hubmigrate-lookalike-0ddba11a", ours, false) // a scaffolding name and our labels, no seal
+	defer func() {
+		_ = kube.CoreV1().Secrets("open-cluster-management").Delete(ctx, "hubmigrate-lookalike-0ddba11a", metav1.DeleteOptions{})
+	}()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "hubmigrate-0ddba11a", Namespace: "open-cluster-management", Labels: ours}}
+	sealer.Seal("serviceaccounts", sa)
+	_, err := kube.CoreV1().ServiceAccounts("open-cluster-management").Create(ctx, sa, metav1.CreateOptions{})
 	require.NoError(t, err)
 	copyOf := func(name string, committed bool) {
 		mc := &unstructured.Unstructured{Object: map[string]any{
@@ -68,6 +80,9 @@ func TestSweepOfAStaleLeadersObjects(t *testing.T) {
 	precious, err := kube.CoreV1().Secrets("open-cluster-management").Get(ctx, "precious", metav1.GetOptions{})
 	require.NoError(t, err, "labels alone prove nothing")
 	assert.Equal(t, preciousRV, precious.ResourceVersion)
+	lookalike, err := kube.CoreV1().Secrets("open-cluster-management").Get(ctx, "hubmigrate-lookalike-0ddba11a", metav1.GetOptions{})
+	require.NoError(t, err, "name and labels without the seal prove nothing")
+	assert.Equal(t, lookalikeRV, lookalike.ResourceVersion)
 	for _, name := range []string{"stale-copy", "stale-committed"} {
 		// (OCM's hub controller writes to an accepted ManagedCluster, so its
 		// resourceVersion moves; hubmigrate's writes would unaccept or delete.)

@@ -238,6 +238,9 @@ func TestRBACDenialIsPermanent(t *testing.T) {
 	owner := m.GetNamespace() + "/" + m.GetName() + "/" + string(m.GetUID())
 	anchor := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: reconcile.ScaffoldingName("denied-1", m.GetUID()), Namespace: "open-cluster-management",
 		Labels: map[string]string{reconcile.LabelMigrationUID: string(m.GetUID())}, Annotations: map[string]string{reconcile.AnnOwner: owner}}}
+	// (The old leader held the seal key: what it made is sealed.)
+	sealer := homeSealer(t)
+	sealer.Seal("secrets", anchor)
 	_, err = hub2Kube2.CoreV1().Secrets(anchor.Namespace).Create(ctx, anchor, metav1.CreateOptions{})
 	require.NoError(t, err)
 	stray := &unstructured.Unstructured{Object: map[string]any{
@@ -245,6 +248,7 @@ func TestRBACDenialIsPermanent(t *testing.T) {
 		"metadata": map[string]any{"name": "denied-1", "annotations": map[string]any{reconcile.AnnOwner: owner}},
 		"spec":     map[string]any{"hubAcceptsClient": false},
 	}}
+	sealer.Seal("managedclusters", stray)
 	_, err = hub2Dyn.Resource(reconcile.ManagedClusterGVR).Create(ctx, stray, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
