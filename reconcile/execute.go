@@ -330,7 +330,7 @@ func (e *executor) approve(ctx context.Context, a Action) error {
 	if err != nil {
 		return err
 	}
-	if !hasAnnotation(src, AnnCommitted) || Phase(label(src, LabelPhase)) == Rollbacking || !e.oursLive(ManagedClusterGVR, src) {
+	if !hasAnnotation(src, AnnCommitted) || decided(src) != "" || !e.oursLive(ManagedClusterGVR, src) {
 		return &errReplan{why: a.Cluster + " is not committed by this migration"}
 	}
 	csr, err := e.liveCSR(ctx, a.Ref)
@@ -594,7 +594,7 @@ func (e *executor) revokeToken(ctx context.Context, a Action) error {
 	if e.source != nil {
 		src, err := e.source.Dynamic.Resource(ManagedClusterGVR).Get(ctx, a.Cluster, metav1.GetOptions{})
 		switch {
-		case err == nil && e.oursLive(ManagedClusterGVR, src) && (Phase(label(src, LabelPhase)) == Rollbacking || Phase(label(src, LabelPhase)) == Failed):
+		case err == nil && e.oursLive(ManagedClusterGVR, src) && decided(src) != "":
 			return e.delete(ctx, e.target, a.Ref)
 		case err == nil:
 			return &errReplan{why: "the token of " + a.Cluster + " is still needed: its source ManagedCluster is there"}

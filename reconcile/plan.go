@@ -133,20 +133,32 @@ func (p *planner) planCluster(cf *ClusterFacts) {
 	if _, ok := p.f.Collisions[cf.Name]; ok && p.planCollision(cf) {
 		return
 	}
+	if p.commitsDisagree(cf) {
+		p.outcome(cf.Name, Registering, "the target's commit is not the source's: waiting for the hubs' caches to agree")
+		return
+	}
 	switch {
-	case p.ours(tgt) && (hasAnnotation(tgt, AnnCommitted) || Phase(label(tgt, LabelPhase)) == Cleaning || Phase(label(tgt, LabelPhase)) == Completed):
+	case p.targetSpeaks(cf):
 		// From Cleaning on, the target's ManagedCluster speaks for the cluster.
 		p.planCleaning(cf)
 	case src == nil && p.ours(tgt):
 		p.planSourceGone(cf)
 	case src == nil || !p.ours(src):
 		p.planValidating(cf)
-	case Phase(label(src, LabelPhase)) == Failed:
+	case decided(src) == Failed:
+		if p.moveLabel(Source, cf.Name, src, Failed) {
+			p.outcomeFailed(cf.Name, Failed, annotation(src, AnnReason), "rolled back")
+			return
+		}
 		// Creates are not fenced: a paused old leader may have made a copy
 		// or scaffolding after the rollback; each reconcile removes it.
 		p.deleteCopiesAndScaffolding(cf)
 		p.outcomeFailed(cf.Name, Failed, annotation(src, AnnReason), "rolled back")
-	case Phase(label(src, LabelPhase)) == Rollbacking:
+	case decided(src) == Rollbacking:
+		if p.moveLabel(Source, cf.Name, src, Rollbacking) {
+			p.outcomeFailed(cf.Name, Rollbacking, annotation(src, AnnReason), "")
+			return
+		}
 		p.planRollback(cf)
 	case hasAnnotation(src, AnnCommitted):
 		p.planCommitted(cf)
@@ -158,6 +170,59 @@ func (p *planner) planCluster(cf *ClusterFacts) {
 		p.planInitializing(cf)
 	}
 }
+
+// targetSpeaks: the target's ManagedCluster speaks for the cluster (SPEC
+// "Trust boundaries" rule 2) — by its sealed commit, or, once handed over
+// (the migration's UID label gone from it, which only hubmigrate's sealed
+// handover write does), by its phase. The phase label alone is a
+// projection anyone may edit: it never makes an in-flight copy speak.
+func (p *planner) targetSpeaks(cf *ClusterFacts) bool {
+	tgt := cf.Target.MC
+	if !p.ours(tgt) {
+		return false
+	}
+	if hasAnnotation(tgt, AnnCommitted) {
+		return true
+	}
+	phase := Phase(label(tgt, LabelPhase))
+	return label(tgt, LabelMigrationUID) == "" && (phase == Cleaning || phase == Completed)
+}
+
+// commitsDisagree: the target's sealed commit is not the one the source
+// (still this migration's) carries. hubmigrate writes the target's from the
+// source's, so only caches of different ages show this; neither hub is
+// believed until they agree (SPEC "Trust boundaries" rule 2).
+func (p *planner) commitsDisagree(cf *ClusterFacts) bool {
+	src, tgt := cf.Source.MC, cf.Target.MC
+	committed := annotation(tgt, AnnCommitted)
+	return committed != "" && p.ours(tgt) && p.ours(src) && annotation(src, AnnCommitted) != committed
+}
+
+// decided is the rollback decision the source's sealed markers carry: its
+// reason, with the phase clock while rolling back, without it once Failed
+// ("" for none). The phase label shows it but is no part of it.
+func decided(src metaObject) Phase {
+	switch {
+	case !hasAnnotation(src, AnnReason):
+		return ""
+	case hasAnnotation(src, AnnPhaseSince):
+		return Rollbacking
+	}
+	return Failed
+}
+
+// sourcePhase is where the source's markers say the cluster is: a sealed
+// decision, else the phase label.
+func sourcePhase(src metaObject) Phase {
+	if d := decided(src); d != "" {
+		return d
+	}
+	return Phase(label(src, LabelPhase))
+}
+
+// made: obj is there and its seal, if it carries markers, verifies — what
+// hubmigrate may delete as its own scaffolding.
+func (p *planner) made(obj metaObject) bool { return !absent(obj) && !p.unsealed(obj) }
 
 // moveLabel keeps the phase label of the speaking ManagedCluster in step with
 // the facts: a label behind them moves forward (new phase-since); any other
@@ -235,7 +300,7 @@ func (p *planner) planDenied(cf *ClusterFacts, denial string) bool {
 		p.failUnclaimed(cf.Name, "Forbidden", denial)
 		return true
 	}
-	switch phase := Phase(label(src, LabelPhase)); phase {
+	switch phase := sourcePhase(src); phase {
 	case Rollbacking, Failed, Cleaning, Completed:
 		return false
 	case Registering:
@@ -260,7 +325,7 @@ func (p *planner) planCollision(cf *ClusterFacts) bool {
 	if !p.ours(src) || hasAnnotation(src, AnnCommitted) {
 		return false
 	}
-	switch phase := Phase(label(src, LabelPhase)); phase {
+	switch phase := sourcePhase(src); phase {
 	case Initializing, Deploying:
 		p.decideRollback(cf, phase, "CopyCollision")
 		return true

@@ -11,7 +11,8 @@ import (
 // target namespace and the copies are handed to the cluster; then Completed.
 func (p *planner) planCleaning(cf *ClusterFacts) {
 	src, tgt := cf.Source.MC, cf.Target.MC
-	if Phase(label(tgt, LabelPhase)) == Completed {
+	if Phase(label(tgt, LabelPhase)) == Completed && !hasAnnotation(tgt, AnnCommitted) && label(tgt, LabelMigrationUID) == "" {
+		// Handed over: the label is all that changes after that.
 		p.outcome(cf.Name, Completed, "")
 		return
 	}

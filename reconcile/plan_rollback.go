@@ -136,7 +136,7 @@ func (p *planner) deleteCopiesAndScaffolding(cf *ClusterFacts) bool {
 	del := func(hub HubRole, gvr schemaGVR, obj metaNamed, uid string) {
 		p.act(Action{Kind: Delete, Hub: hub, Cluster: cf.Name, Ref: Ref{GVR: gvr, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: typesUID(uid)}, Why: "rolling back"})
 	}
-	if a := cf.Target.Anchor; a != nil {
+	if a := cf.Target.Anchor; p.made(a) {
 		p.act(Action{Kind: RevokeToken, Hub: Target, Cluster: cf.Name, Ref: RefOf(SecretGVR, a), Why: "rolling back: revoke the cluster's token"})
 	}
 	tgt := cf.Target
@@ -162,7 +162,7 @@ func (p *planner) deleteCopiesAndScaffolding(cf *ClusterFacts) bool {
 		}
 	}
 	nsPending := false
-	if ns := tgt.Namespace; ns != nil && ns.Labels[LabelMigrationUID] == string(p.owner.UID) {
+	if ns := tgt.Namespace; p.made(ns) && ns.Labels[LabelMigrationUID] == string(p.owner.UID) {
 		// The owned namespace goes once the copy is gone; its deletion is
 		// observed before Failed.
 		if tgt.MC == nil && ns.DeletionTimestamp == nil {
@@ -170,10 +170,10 @@ func (p *planner) deleteCopiesAndScaffolding(cf *ClusterFacts) bool {
 		}
 		nsPending = true
 	}
-	if s := cf.Source.BootstrapSecret; s != nil {
+	if s := cf.Source.BootstrapSecret; p.made(s) {
 		del(Source, SecretGVR, s, string(s.UID))
 	}
-	if kc := cf.Source.KlusterletConfig; kc != nil {
+	if kc := cf.Source.KlusterletConfig; p.made(kc) {
 		del(Source, KlusterletConfigGVR, kc, string(kc.GetUID()))
 	}
 	return len(p.plan.Actions) > n || nsPending

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -132,6 +133,9 @@ func TestPlanUnsealedMarkers(t *testing.T) {
 			name: "a forged copy left beside a cluster that rolled back",
 			world: func(t *testing.T) *world {
 				w := newWorld().claimed(Failed, map[string]string{AnnReason: "RegistrationTimeout"})
+				anns := w.c().Source.MC.GetAnnotations()
+				delete(anns, AnnPhaseSince) // a Failed record keeps no clock
+				w.c().Source.MC.SetAnnotations(anns)
 				w.copied(Deploying)
 				unsealedIn(w, w.c().Target.MC)
 				return w
@@ -169,13 +173,118 @@ func clusterActions(p Plan) []string {
 // The same worlds, sealed, are planned as usual: the rows above are held
 // by the seal check alone.
 func TestPlanSealedMarkersMove(t *testing.T) {
-	w := newWorld().registering(nil).registeredOnTarget()
+	w := newWorld().registering(map[string]string{AnnCommitted: "csr/uid"}).registeredOnTarget()
 	anns := w.c().Target.MC.GetAnnotations()
 	anns[AnnCommitted] = "csr/uid"
 	w.c().Target.MC.SetAnnotations(anns)
 	p := PlanMigration(&w.f)
 	assert.NotEmpty(t, clusterActions(p), "a sealed commit on the target speaks for the cluster")
-	assert.NotEqual(t, UnsealedMarkersReason, p.Clusters[0].Reason)
+	assert.Equal(t, Cleaning, p.Clusters[0].Phase)
+}
+
+// The phase label is outside the seal (a projection anyone may edit, SPEC
+// "Trust boundaries" rule 1): no label makes a decision or makes the
+// target speak. Each row edits only the label of a sealed object.
+func TestPlanPhaseLabelIsNoDecision(t *testing.T) {
+	relabel := func(obj metav1.Object, phase Phase) {
+		labels := obj.GetLabels()
+		labels[LabelPhase] = string(phase)
+		obj.SetLabels(labels)
+	}
+	cases := []struct {
+		name      string
+		world     func(t *testing.T) *world
+		wantPhase Phase
+		// notWanted are actions the forged label would have caused.
+		notWanted []string
+		// corrected: the label is put back by a write on that hub.
+		corrected HubRole
+	}{
+		{
+			name: "Cleaning on an in-flight target copy (15.3a by label)",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil).registeredOnTarget()
+				relabel(w.c().Target.MC, Cleaning)
+				return w
+			},
+			wantPhase: Registering,
+			notWanted: []string{"DeleteSourceCluster", "DeleteMigratedSource", "RevokeToken"},
+			corrected: Target,
+		},
+		{
+			name: "Completed on a target copy still Cleaning",
+			world: func(t *testing.T) *world {
+				w := cleaning(t)
+				relabel(w.c().Target.MC, Completed)
+				return w
+			},
+			wantPhase: Cleaning,
+			corrected: Target,
+		},
+		{
+			name: "Failed on an in-flight source",
+			world: func(t *testing.T) *world {
+				w := newWorld().configured(Deploying, nil).copied(Deploying)
+				relabel(w.c().Source.MC, Failed)
+				return w
+			},
+			wantPhase: Deploying,
+			notWanted: []string{"DeleteTargetCluster", "Delete", "RevokeToken"},
+			corrected: Source,
+		},
+		{
+			name: "Rollbacking on a committed source",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"}).csr(t, "c1-aaa", nil)
+				relabel(w.c().Source.MC, Rollbacking)
+				return w
+			},
+			wantPhase: Registering,
+			notWanted: []string{"Restore", "Deny", "RevokeToken"},
+			corrected: Source,
+		},
+		{
+			name: "Registering on a source that is rolling back",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(map[string]string{AnnReason: "RegisteringTimeout"})
+				return w // label Registering, sealed reason and clock: Rollbacking
+			},
+			wantPhase: Rollbacking,
+			notWanted: []string{"Commit", "Approve"},
+			corrected: Source,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := tc.world(t)
+			p := PlanMigration(&w.f)
+			require.Len(t, p.Clusters, 1)
+			assert.Equal(t, tc.wantPhase, p.Clusters[0].Phase, "%v", describe(p.Actions))
+			for _, a := range p.Actions {
+				assert.NotContains(t, tc.notWanted, string(a.Kind), "%s", a)
+			}
+			found := false
+			for _, a := range p.Actions {
+				if a.Kind == Update && a.Hub == tc.corrected && a.Ref.GVR == ManagedClusterGVR {
+					found = true
+				}
+			}
+			assert.True(t, found, "the label is corrected on the %s: %v", tc.corrected, describe(p.Actions))
+		})
+	}
+}
+
+// The target's sealed commit is written from the source's: when they
+// differ, caches of different ages are showing, and nothing is done.
+func TestPlanCommitsDisagree(t *testing.T) {
+	w := cleaning(t)
+	anns := w.c().Source.MC.GetAnnotations()
+	delete(anns, AnnCommitted) // the source's cache is older than the commit
+	w.c().Source.MC.SetAnnotations(anns)
+	w.f.Now = testNow.Add(time.Hour) // past every deadline
+	p := PlanMigration(&w.f)
+	assert.Empty(t, clusterActions(p))
+	assert.Equal(t, Registering, p.Clusters[0].Phase)
 }
 
 // checkSeals finds, among the facts, exactly the objects that claim to be

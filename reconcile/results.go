@@ -79,28 +79,28 @@ func (p *planner) removeStrayScaffolding() {
 	}
 	for i := range p.f.Clusters {
 		cf := &p.f.Clusters[i]
-		if src := cf.Source.MC; p.ours(src) && Phase(label(src, LabelPhase)) == Failed {
+		if src := cf.Source.MC; p.ours(src) && decided(src) == Failed {
 			// Rolled back: a copy of ours on the target is a stale leader's.
 			p.deleteCopiesAndScaffolding(cf)
 			continue
 		}
-		if a := cf.Target.Anchor; a != nil {
+		if a := cf.Target.Anchor; p.made(a) {
 			p.act(Action{Kind: Delete, Hub: Target, Cluster: cf.Name, Ref: RefOf(SecretGVR, a), Why: "stray scaffolding of a terminal migration"})
 		}
-		if s := cf.Source.BootstrapSecret; s != nil {
+		if s := cf.Source.BootstrapSecret; p.made(s) {
 			p.act(Action{Kind: Delete, Hub: Source, Cluster: cf.Name, Ref: RefOf(SecretGVR, s), Why: "stray scaffolding of a terminal migration"})
 		}
-		if kc := cf.Source.KlusterletConfig; kc != nil {
+		if kc := cf.Source.KlusterletConfig; p.made(kc) {
 			p.act(Action{Kind: Delete, Hub: Source, Cluster: cf.Name, Ref: RefOf(KlusterletConfigGVR, kc), Why: "stray scaffolding of a terminal migration"})
 		}
 	}
-	if sa := p.f.ServiceAccount; sa != nil {
+	if sa := p.f.ServiceAccount; p.made(sa) {
 		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ServiceAccountGVR, sa), Why: "stray scaffolding of a terminal migration"})
 	}
-	if b := p.f.Binding; b != nil {
+	if b := p.f.Binding; p.made(b) {
 		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleBindingGVR, b), Why: "stray scaffolding of a terminal migration"})
 	}
-	if r := p.f.ClusterRole; r != nil {
+	if r := p.f.ClusterRole; p.made(r) {
 		p.act(Action{Kind: Delete, Hub: Target, Ref: RefOf(ClusterRoleGVR, r), Why: "stray scaffolding of a terminal migration"})
 	}
 }
