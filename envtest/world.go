@@ -142,7 +142,7 @@ func prepare(ctx context.Context, cp *ControlPlane) error {
 	if err := a.Apply(ctx, manifests.HubRole); err != nil {
 		return err
 	}
-	return a.Apply(ctx, []byte(`
+	if err := a.Apply(ctx, []byte(`
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
@@ -155,7 +155,10 @@ subjects:
 - apiGroup: rbac.authorization.k8s.io
   kind: User
   name: `+ProductUser+`
-`))
+`)); err != nil {
+		return err
+	}
+	return fenceProductIdentity(ctx, cp, a)
 }
 
 // writeHubKubeconfigs stores, on home, a <hub>-kubeconfig Secret per hub

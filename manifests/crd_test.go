@@ -107,6 +107,7 @@ func TestBadMigrationsAreRejectedAtAdmission(t *testing.T) {
 		{"no-target", "from: hub1\nincludedManagedClusters: [c1]", "spec.to: Required value"},
 		{"bad-hub-name", "from: hub1\nto: Hub.Two\nincludedManagedClusters: [c1]", "spec.to in body should match"},
 		{"tiny-timeout", "from: hub1\nto: hub2\nincludedManagedClusters: [c1]\nsupportedConfigs: {stageTimeout: 500ms}", "stageTimeout must be a duration of at least 1s"},
+		{"endless-timeout", "from: hub1\nto: hub2\nincludedManagedClusters: [c1]\nsupportedConfigs: {stageTimeout: 720h}", "stageTimeout must be at most 2h"},
 		{"nonsense-timeout", "from: hub1\nto: hub2\nincludedManagedClusters: [c1]\nsupportedConfigs: {stageTimeout: soon}", "stageTimeout must be a duration"},
 	}
 	for _, tc := range cases {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -35,9 +36,17 @@ var allowedUsages = []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignatu
 // checkRegistrationCSR returns nil when csr passes every check of SPEC
 // "Registering" for the credential, else what failed. Whether it is still
 // pending is checked separately (csrPending).
+// maxCertLifetime caps the lifetime an approved agent certificate may ask
+// for (the signer may give less; OCM's agents renew long before).
+const maxCertLifetime = 365 * 24 * time.Hour
+
 func checkRegistrationCSR(csr *certificatesv1.CertificateSigningRequest, cred registrationCredential) error {
 	if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientSignerName {
 		return fmt.Errorf("signer %q", csr.Spec.SignerName)
+	}
+	if e := csr.Spec.ExpirationSeconds; e != nil && time.Duration(*e)*time.Second > maxCertLifetime {
+		// Approved, it would stay a credential of this cluster for that long.
+		return fmt.Errorf("expirationSeconds %d: longer than %s", *e, maxCertLifetime)
 	}
 	if csr.Spec.Username != cred.Username || types.UID(csr.Spec.UID) != cred.UID {
 		return fmt.Errorf("filed by %q (uid %s), not the migration's bootstrap identity", csr.Spec.Username, csr.Spec.UID)

@@ -13,6 +13,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 var testCredential = registrationCredential{
@@ -22,7 +23,7 @@ var testCredential = registrationCredential{
 	JTI:      "jti-c1",
 }
 
-func request(t *testing.T, tmpl *x509.CertificateRequest) []byte {
+func request(t testing.TB, tmpl *x509.CertificateRequest) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -35,7 +36,7 @@ func request(t *testing.T, tmpl *x509.CertificateRequest) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 }
 
-func agentCSR(t *testing.T, mutate func(*x509.CertificateRequest, *certificatesv1.CertificateSigningRequest)) *certificatesv1.CertificateSigningRequest {
+func agentCSR(t testing.TB, mutate func(*x509.CertificateRequest, *certificatesv1.CertificateSigningRequest)) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
 	tmpl := &x509.CertificateRequest{Subject: pkix.Name{
 		CommonName:   "system:open-cluster-management:c1:agent1",
@@ -82,6 +83,12 @@ func TestRegistrationCSRChecks(t *testing.T) {
 		{"CN whose agent part holds a colon", func(r *x509.CertificateRequest, _ *certificatesv1.CertificateSigningRequest) {
 			r.Subject.CommonName = "system:open-cluster-management:c1:agent1:x"
 		}, "CN"},
+		{"a certificate of a year", func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) {
+			c.Spec.ExpirationSeconds = ptr.To(int32(365 * 24 * 3600))
+		}, ""},
+		{"a certificate for longer than a year", func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) {
+			c.Spec.ExpirationSeconds = ptr.To(int32(365*24*3600 + 1))
+		}, "expirationSeconds"},
 		{"wrong signer", func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) {
 			c.Spec.SignerName = "kubernetes.io/kube-apiserver-client-kubelet"
 		}, "signer"},

@@ -211,10 +211,15 @@ func (e *executor) deleteAsRead(ctx context.Context, h *informers.Hub, r Ref) er
 	return err
 }
 
+// MaxStageTimeout is the longest stageTimeout (the CRD refuses more): it
+// bounds the life of every bootstrap token.
+const MaxStageTimeout = 2 * time.Hour
+
 // tokenLifetime covers Initializing, Deploying and Registering plus a margin,
-// never below the API's 10-minute minimum.
+// never below the API's 10-minute minimum nor above three of the longest
+// stages (a migration that slipped past the CRD's cap gets no longer token).
 func (e *executor) tokenLifetime() time.Duration {
-	stage := e.facts.Migration.StageTimeout
+	stage := min(e.facts.Migration.StageTimeout, MaxStageTimeout)
 	d := 5*time.Minute + 5*time.Minute + 12*time.Minute
 	if stage > 0 {
 		d = 3 * stage

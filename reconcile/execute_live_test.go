@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -154,5 +155,22 @@ func TestMintTokenReadsTheBootstrapSecretLive(t *testing.T) {
 	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
 	for _, action := range target.Kube.(*kubefake.Clientset).Actions() {
 		assert.NotEqual(t, "token", action.GetSubresource(), "no second token is minted")
+	}
+}
+
+// A bootstrap token lives through three stages and a margin, and never
+// longer than three of the longest stages (SPEC "Trust boundaries", limits).
+func TestTokenLifetimeIsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		stage, want time.Duration
+	}{
+		{0, 32 * time.Minute},
+		{time.Second, 10*time.Minute + 3*time.Second},
+		{10 * time.Minute, 40 * time.Minute},
+		{MaxStageTimeout, 6*time.Hour + 10*time.Minute},
+		{30 * 24 * time.Hour, 6*time.Hour + 10*time.Minute},
+	} {
+		e := &executor{facts: &Facts{Migration: MigrationFacts{StageTimeout: tc.stage}}}
+		assert.Equal(t, tc.want, e.tokenLifetime(), "stage %s", tc.stage)
 	}
 }

@@ -105,6 +105,7 @@ func hubAddMain(args []string) int {
 	h := newHubFlags("hub add", "hubmigrate hub add NAME --context HUB_CONTEXT [--home-context CTX] [--namespace NS] [--token-duration D]")
 	hubContext := h.fs.String("context", "", "context of the hub (required)")
 	duration := h.fs.Duration("token-duration", 30*24*time.Hour, "lifetime of the hub token (rotate before it ends: run hub add again)")
+	bootstrapNamespace := h.fs.String("bootstrap-namespace", "open-cluster-management", "the controller's --bootstrap-namespace: where migrations make their bootstrap ServiceAccounts on the hub (the fence allows no other)")
 	name, code := h.parse(args)
 	if code >= 0 {
 		return code
@@ -113,14 +114,14 @@ func hubAddMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "hubmigrate hub add: --context (the hub's kubeconfig context) is required")
 		return 2
 	}
-	if err := hubAdd(context.Background(), os.Stdout, h, name, *hubContext, *duration); err != nil {
+	if err := hubAdd(context.Background(), os.Stdout, h, name, *hubContext, *duration, *bootstrapNamespace); err != nil {
 		fmt.Fprintln(os.Stderr, "hubmigrate hub add:", err)
 		return 1
 	}
 	return 0
 }
 
-func hubAdd(ctx context.Context, out io.Writer, h *hubFlags, name, hubContext string, duration time.Duration) error {
+func hubAdd(ctx context.Context, out io.Writer, h *hubFlags, name, hubContext string, duration time.Duration, bootstrapNamespace string) error {
 	hubCfg, hub, err := h.client(hubContext)
 	if err != nil {
 		return fmt.Errorf("hub context %q: %w", hubContext, err)
@@ -187,6 +188,10 @@ func hubAdd(ctx context.Context, out io.Writer, h *hubFlags, name, hubContext st
 	}); err != nil {
 		return err
 	}
+	fence, err := applyFence(ctx, hub, "system:serviceaccount:"+hubIdentity+":"+hubIdentity, bootstrapNamespace)
+	if err != nil {
+		return err
+	}
 	seconds := int64(duration.Seconds())
 	tok, err := hub.CoreV1().ServiceAccounts(hubIdentity).CreateToken(ctx, hubIdentity,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}, metav1.CreateOptions{})
@@ -214,8 +219,8 @@ func hubAdd(ctx context.Context, out io.Writer, h *hubFlags, name, hubContext st
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "hub %s: ServiceAccount %s/%s on %s bound to ClusterRole %s; Secret %s/%s written on home; its token expires %s (run hub add again before then)\n",
-		name, hubIdentity, hubIdentity, hubCfg.Host, role.Name, h.namespace, secretName, tok.Status.ExpirationTimestamp.UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "hub %s: ServiceAccount %s/%s on %s bound to ClusterRole %s and fenced by ValidatingAdmissionPolicy %s; Secret %s/%s written on home; its token expires %s (run hub add again before then)\n",
+		name, hubIdentity, hubIdentity, hubCfg.Host, role.Name, fence, h.namespace, secretName, tok.Status.ExpirationTimestamp.UTC().Format(time.RFC3339))
 	return nil
 }
 

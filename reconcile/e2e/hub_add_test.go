@@ -60,6 +60,7 @@ func TestHubAddAndCheck(t *testing.T) {
 	out2, code := run("hub", "add", "hub1-added", "--context", "hub1", "--namespace", envtest.ProductNamespace, "--token-duration", "2h")
 	require.Equal(t, 0, code, out2)
 	assert.Contains(t, out2, "Secret hubmigrate/hub1-added-kubeconfig written on home")
+	assert.Contains(t, out2, "fenced by ValidatingAdmissionPolicy hubmigrate-fence-", "the identity is fenced (envtest TestProductIdentityIsFenced shows what the fence refuses)")
 	homeKube, _ := clients(t, "home")
 	defer func() {
 		_ = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Delete(ctx, "hub1-added-kubeconfig", metav1.DeleteOptions{})
