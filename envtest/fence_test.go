@@ -45,7 +45,9 @@ func TestProductIdentityIsFenced(t *testing.T) {
 	// One filed by someone else (here the admin) cannot be approved by it.
 	filed, err := admin.CertificatesV1().CertificateSigningRequests().Create(ctx, masters, metav1.CreateOptions{})
 	require.NoError(t, err)
-	defer func() { _ = admin.CertificatesV1().CertificateSigningRequests().Delete(ctx, filed.Name, metav1.DeleteOptions{}) }()
+	defer func() {
+		_ = admin.CertificatesV1().CertificateSigningRequests().Delete(ctx, filed.Name, metav1.DeleteOptions{})
+	}()
 	filed.Status.Conditions = append(filed.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
 		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "Thief"})
 	_, err = product.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, filed.Name, filed, metav1.UpdateOptions{})
