@@ -19,6 +19,10 @@ const StageTimeoutExceededCondition = "StageTimeoutExceeded"
 // token expires soon.
 const TokenNearExpiryCondition = "TokenNearExpiry"
 
+// ResourceRolledBackCondition (Global Hub's type) names the clusters rolled
+// back to the source: False while any is still rolling back, then True.
+const ResourceRolledBackCondition = "ResourceRolledBack"
+
 // UnsealedMarkersCondition names the clusters held because an object of
 // theirs carries the migration's markers without hubmigrate's seal.
 const UnsealedMarkersCondition = "UnsealedMarkers"
@@ -126,6 +130,23 @@ func conditions(plan Plan, previous []any, now time.Time) []any {
 	}
 	if len(trapped) > 0 {
 		add("AgentRestartRequired", true, "AgentRestartRequired", "restart the klusterlet pod once on: "+strings.Join(trapped, ", "))
+	}
+	// Global Hub's ResourceRolledBack: present once a claimed cluster is
+	// rolled back; False while any still rolls back.
+	var rolling, rolledBack []string
+	for _, c := range clusters {
+		switch {
+		case c.RolledBack && c.Phase == Rollbacking:
+			rolling = append(rolling, c.Name)
+		case c.RolledBack:
+			rolledBack = append(rolledBack, c.Name)
+		}
+	}
+	switch {
+	case len(rolling) > 0:
+		add(ResourceRolledBackCondition, false, "RollingBack", "rolling back to the source: "+strings.Join(rolling, ", "))
+	case len(rolledBack) > 0:
+		add(ResourceRolledBackCondition, true, "ClustersRolledBack", "rolled back to the source: "+strings.Join(rolledBack, ", "))
 	}
 	var held []string
 	for _, c := range clusters {

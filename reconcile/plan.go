@@ -37,6 +37,9 @@ type ClusterOutcome struct {
 	// TokenExpiring: not yet registered (committed or not), and the
 	// bootstrap token it must register with expires within tokenWarning (or has).
 	TokenExpiring bool
+	// RolledBack: claimed, then rolled back (Rollbacking, or Failed after it)
+	// — not a failure before the claim.
+	RolledBack bool
 }
 
 type planner struct {
@@ -59,6 +62,7 @@ func PlanMigration(f *Facts) Plan {
 		// Terminal for good: its status comes from results, and it never
 		// claims a cluster again.
 		p.plan.Clusters = outcomesOf(results)
+		markRolledBack(p.plan.Clusters, f.Migration.Annotations[AnnUnclaimedFailures])
 		p.removeStrayScaffolding()
 		if f.Migration.Deleting {
 			p.removeRecords()
@@ -78,8 +82,12 @@ func PlanMigration(f *Facts) Plan {
 		n := len(p.plan.Clusters)
 		p.planCluster(&f.Clusters[i])
 		if len(p.plan.Clusters) == n+1 {
-			p.checkOverdue(&f.Clusters[i], &p.plan.Clusters[n])
-			p.checkToken(&f.Clusters[i], &p.plan.Clusters[n])
+			o := &p.plan.Clusters[n]
+			p.checkOverdue(&f.Clusters[i], o)
+			p.checkToken(&f.Clusters[i], o)
+			_, unclaimed := p.unclaimed[o.Name]
+			_, recorded := p.recorded[o.Name]
+			o.RolledBack = o.Phase == Rollbacking || (o.Phase == Failed && !unclaimed && !recorded)
 		}
 	}
 	if p.recordUnclaimed() {

@@ -70,6 +70,17 @@ func outcomesOf(results string) []ClusterOutcome {
 	return out
 }
 
+// markRolledBack marks the Failed outcomes of a finished migration that are
+// not failures before a claim (recorded as JSON {cluster: reason}).
+func markRolledBack(outcomes []ClusterOutcome, unclaimedFailures string) {
+	var unclaimed map[string]string
+	_ = json.Unmarshal([]byte(unclaimedFailures), &unclaimed)
+	for i := range outcomes {
+		_, before := unclaimed[outcomes[i].Name]
+		outcomes[i].RolledBack = outcomes[i].Phase == Failed && outcomes[i].Name != "" && !before
+	}
+}
+
 // removeStrayScaffolding deletes scaffolding found for a terminal migration:
 // creates are not fenced, so a paused old leader may have made some after the
 // last cluster became terminal.

@@ -36,3 +36,40 @@ func TestStatusFromOutcomes(t *testing.T) {
 	assert.Equal(t, "Failed", failed["phase"])
 	assert.Len(t, failed["failedClusters"], 1)
 }
+
+// Global Hub's ResourceRolledBack: absent until a claimed cluster rolls
+// back; False while any is rolling back, True once all are back. A failure
+// before a claim is no rollback.
+func TestResourceRolledBackCondition(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	find := func(s map[string]any) map[string]any {
+		for _, c := range s["conditions"].([]any) {
+			if m := c.(map[string]any); m["type"] == ResourceRolledBackCondition {
+				return m
+			}
+		}
+		return nil
+	}
+	assert.Nil(t, find(Status(Plan{Clusters: []ClusterOutcome{{Name: "a", Phase: Completed}, {Name: "b", Phase: Failed, Reason: "ClaimedBy"}}}, nil, now)))
+	rolling := find(Status(Plan{Clusters: []ClusterOutcome{{Name: "a", Phase: Rollbacking, RolledBack: true}, {Name: "b", Phase: Failed, RolledBack: true}}}, nil, now))
+	assert.Equal(t, "False", rolling["status"])
+	assert.Equal(t, "rolling back to the source: a", rolling["message"])
+	back := find(Status(Plan{Clusters: []ClusterOutcome{{Name: "a", Phase: Failed, RolledBack: true}, {Name: "b", Phase: Failed, Reason: "NotFound"}}}, nil, now))
+	assert.Equal(t, "True", back["status"])
+	assert.Equal(t, "rolled back to the source: a", back["message"])
+
+	// From the planner: live, and from the results of a finished migration.
+	w := newWorld().registering(map[string]string{AnnReason: "RegisteringTimeout"})
+	p := PlanMigration(&w.f)
+	assert.True(t, p.Clusters[0].RolledBack, "a cluster rolling back")
+	w = newWorld()
+	w.f.Migration.Annotations[AnnResults] = `{"c1":"Failed:RegisteringTimeout","c2":"Failed:NotFound","c3":"Completed"}`
+	w.f.Migration.Annotations[AnnUnclaimedFailures] = `{"c2":"NotFound"}`
+	for _, o := range PlanMigration(&w.f).Clusters {
+		assert.Equal(t, o.Name == "c1", o.RolledBack, o.Name)
+	}
+	w = newWorld()
+	w.c().Source.MC = nil
+	p = PlanMigration(&w.f)
+	assert.False(t, p.Clusters[0].RolledBack, "failed before a claim: %+v", p.Clusters[0])
+}

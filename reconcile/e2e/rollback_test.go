@@ -63,6 +63,8 @@ func TestInitializingTimeoutRollsBack(t *testing.T) {
 	assert.Contains(t, reasons, "RollbackRequestIgnored")
 	assert.Equal(t, `{"rb-init":"Failed:InitializingTimeout"}`, m.GetAnnotations()[reconcile.AnnResults])
 	checkFailedRecord(t, m, "rb-init", "InitializingTimeout")
+	rolledBack := waitCondition(t, "ops", "rb-init", reconcile.ResourceRolledBackCondition, time.Minute, "rb-init")
+	assert.Equal(t, "ClustersRolledBack", rolledBack["reason"])
 	invariants.CheckRolledBack(t, snap, hub(t, "hub1"), hub(t, "hub2"), clusters)
 	invariants.CheckTerminal(t, snap, allHubs(t), string(m.GetUID()), clusters)
 	checkTokenRejected(t, token)
