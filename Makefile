@@ -34,7 +34,7 @@ TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hubmigrate/tools
 GREMLINS_VERSION := v0.6.0
 # The planner and the CSR checks: pure code whose every guard a table test must pin.
 MUTATED := plan.go plan_cleaning.go plan_deploying.go plan_initializing.go plan_registering.go \
-	plan_rollback.go plan_validating.go csr.go placement.go results.go timeouts.go copies.go
+	plan_rollback.go plan_validating.go csr.go placement.go results.go timeouts.go copies.go unsealed.go seal.go
 MUTATION_EXCLUDE := $(foreach f,$(filter-out %_test.go $(MUTATED),$(notdir $(wildcard reconcile/*.go))),--exclude-files '^$(subst .,\.,$(f))$$') \
 	--exclude-files '^e2e/'
 
