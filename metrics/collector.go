@@ -26,7 +26,7 @@ var (
 func Names() []string {
 	return []string{"hubmigrate_migration_phase", "hubmigrate_migration_clusters", "hubmigrate_migration_condition",
 		"hubmigrate_reconciles_total", "hubmigrate_actions_total", "hubmigrate_build_info",
-		"hubmigrate_reconcile_duration_seconds", "hubmigrate_resumes_total"}
+		"hubmigrate_reconcile_duration_seconds", "hubmigrate_resumes_total", "hubmigrate_leader"}
 }
 
 // MigrationCollector reads the migrations from a cache at each scrape.

@@ -18,6 +18,13 @@ var (
 		Help:    "How long one reconcile of a migration takes (observe, plan, the writes, the status), by result.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 	}, []string{"result"})
+	// Leader is 1 in the replica that acts (holds the Lease, or runs without
+	// leader election), 0 in a standby: sum() over the replicas says
+	// whether anyone acts.
+	Leader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hubmigrate_leader",
+		Help: "1 when this replica acts on migrations (it holds the leader Lease), 0 while it stands by.",
+	})
 	Resumes = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hubmigrate_resumes_total",
 		Help: "Migrations with clusters in flight that this process took up after its start (from the markers on the clusters).",
@@ -26,7 +33,7 @@ var (
 
 // Register adds the migration collector and the controller's counters to reg.
 func Register(reg prometheus.Registerer, migrations *MigrationCollector) error {
-	for _, c := range []prometheus.Collector{migrations, Reconciles, Actions, ReconcileDuration, Resumes} {
+	for _, c := range []prometheus.Collector{migrations, Reconciles, Actions, ReconcileDuration, Resumes, Leader} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -186,6 +186,7 @@ func run(ctx context.Context, o options, b build) error {
 	serve(ctx, o.healthAddr, "/", health)
 
 	if !o.leaderElect {
+		metrics.Leader.Set(1)
 		return controller.Run(ctx, o.workers)
 	}
 	id := leaderIdentity(o)
@@ -203,6 +204,7 @@ func run(ctx context.Context, o options, b build) error {
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {
 				leading.Store(true)
+				metrics.Leader.Set(1)
 				runErr = controller.Run(ctx, o.workers)
 			},
 			// Leader election is not a fence: the guarded writes are. Exit so a

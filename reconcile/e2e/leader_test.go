@@ -101,6 +101,7 @@ func TestLeaderIdentityIsStableForAPod(t *testing.T) {
 	resp.Body.Close()
 	require.NoError(t, err)
 	assert.Regexp(t, `hubmigrate_build_info\{goversion="go[0-9.]+",revision="[^"]+",version="[^"]+"\} 1`, string(body))
+	assert.Regexp(t, `(?m)^hubmigrate_leader 1$`, string(body), "it says it leads (the HubmigrateNoLeader alert sums this)")
 	// And client-go's: its workqueue and its requests to home.
 	assert.Regexp(t, `workqueue_adds_total\{name="migrations"\} `, string(body))
 	assert.Regexp(t, `rest_client_requests_total\{code="200",host="[^"]+",method="GET"\} [1-9]`, string(body))
