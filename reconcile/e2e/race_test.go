@@ -40,7 +40,9 @@ func TestRogueApprovalDuringRollback(t *testing.T) {
 	}))
 	require.NoError(t, simulator.RogueOnNextCSR("race-1", "hub2", true))
 
-	m := waitMigrationPhase(t, "ops", "race", "Failed", 2*time.Minute)
+	// When hubmigrate's deny wins, the rollback waits its bounded wait (one
+	// stage timeout, 2m) for the trapped agent before Failed.
+	m := waitMigrationPhase(t, "ops", "race", "Failed", 4*time.Minute)
 	if st, _ := simulator.Status("race-1"); st.State == sim.WaitingForCSR {
 		// Our deny won the race: the agent waits on a refused CSR, as the
 		// AgentRestartRequired reason said; an admin restarts it once.

@@ -114,7 +114,8 @@ func TestForgedMarkersAreNotActedOn(t *testing.T) {
 	held, err := hub2.Resource(reconcile.ManagedClusterGVR).Get(ctx, "forge-held", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Nil(t, held.GetDeletionTimestamp())
-	assert.Equal(t, "Registering", held.GetLabels()[reconcile.LabelPhase], "the forged copy is not Cleaning")
+	// (The copy's label may still be Deploying: held, nothing is mirrored.)
+	assert.NotContains(t, []string{"Cleaning", "Completed"}, held.GetLabels()[reconcile.LabelPhase], "the forged copy is not Cleaning")
 
 	// The admin's resolution: the marker nobody sealed removed (managed
 	// fields name who wrote it), the cluster moves on.
