@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +143,8 @@ func conditions(plan Plan, previous []any, now time.Time) []any {
 			rolledBack = append(rolledBack, c.Name)
 		}
 	}
+	sort.Strings(rolling)
+	sort.Strings(rolledBack)
 	switch {
 	case len(rolling) > 0:
 		add(ResourceRolledBackCondition, false, "RollingBack", "rolling back to the source: "+strings.Join(rolling, ", "))

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"encoding/json"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -67,6 +68,9 @@ func outcomesOf(results string) []ClusterOutcome {
 		phase, reason, _ := strings.Cut(r, ":")
 		out = append(out, ClusterOutcome{Name: name, Phase: Phase(phase), Reason: reason})
 	}
+	// In name order: a status (and its conditions' messages) computed twice
+	// from the same results must be the same, or every reconcile rewrites it.
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 

@@ -73,3 +73,22 @@ func TestResourceRolledBackCondition(t *testing.T) {
 	p = PlanMigration(&w.f)
 	assert.False(t, p.Clusters[0].RolledBack, "failed before a claim: %+v", p.Clusters[0])
 }
+
+// A finished migration's status is the same every time it is computed from
+// its results (a Go map): else each reconcile rewrites it, which wakes the
+// next reconcile — a write loop (seen in CI, where the migration's condition
+// listed its rolled-back clusters in map order).
+func TestStatusOfResultsIsStable(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	w := newWorld()
+	w.f.Migration.Annotations[AnnResults] = `{"e":"Failed:RegisteringTimeout","a":"Failed:DeployingTimeout","d":"Completed","c":"Failed:CopyCollision","b":"Failed:InitializingTimeout"}`
+	first := Status(PlanMigration(&w.f), nil, now)
+	for range 20 {
+		assert.Equal(t, first, Status(PlanMigration(&w.f), nil, now))
+	}
+	var names []string
+	for _, o := range PlanMigration(&w.f).Clusters {
+		names = append(names, o.Name)
+	}
+	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, names)
+}
