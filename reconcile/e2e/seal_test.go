@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/hubmigrate/hubmigrate/envtest"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
@@ -96,13 +98,11 @@ func TestForgedMarkersAreNotActedOn(t *testing.T) {
 	assert.NotContains(t, src.GetAnnotations(), reconcile.AnnOwner, "forge-pre is never claimed")
 
 	// (b) A commit forged on the target copy, by someone who may update it.
-	copyMC, err := hub2.Resource(reconcile.ManagedClusterGVR).Get(ctx, "forge-held", metav1.GetOptions{})
-	require.NoError(t, err)
-	anns := copyMC.GetAnnotations()
-	anns[reconcile.AnnCommitted] = "forged/uid"
-	copyMC.SetAnnotations(anns)
-	_, err = hub2.Resource(reconcile.ManagedClusterGVR).Update(ctx, copyMC, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	// The controller may be mirroring the source's phase onto the copy at
+	// the same moment: the forger retries on conflict, as kubectl edit would.
+	require.NoError(t, editAnnotations(ctx, hub2, "forge-held", func(anns map[string]string) {
+		anns[reconcile.AnnCommitted] = "forged/uid"
+	}))
 	cond := waitCondition(t, "ops", "forged", reconcile.UnsealedMarkersCondition, time.Minute, "forge-held", "managedclusters forge-held on the target hub")
 	assert.Equal(t, reconcile.UnsealedMarkersReason, cond["reason"])
 	waitEvent(t, "ops", "forged", reconcile.UnsealedMarkersReason, "forge-held")
@@ -119,11 +119,9 @@ func TestForgedMarkersAreNotActedOn(t *testing.T) {
 
 	// The admin's resolution: the marker nobody sealed removed (managed
 	// fields name who wrote it), the cluster moves on.
-	anns = held.GetAnnotations()
-	delete(anns, reconcile.AnnCommitted)
-	held.SetAnnotations(anns)
-	_, err = hub2.Resource(reconcile.ManagedClusterGVR).Update(ctx, held, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	require.NoError(t, editAnnotations(ctx, hub2, "forge-held", func(anns map[string]string) {
+		delete(anns, reconcile.AnnCommitted)
+	}))
 	require.NoError(t, simulator.NeverFileCSROn("forge-held", "hub2", false))
 	require.NoError(t, simulator.RestartAgent("forge-held"))
 	done := waitMigrationPhase(t, "ops", "forged", "Failed", 3*time.Minute) // forge-pre failed; forge-held done
@@ -135,6 +133,25 @@ func TestForgedMarkersAreNotActedOn(t *testing.T) {
 	require.NoError(t, err, "someone else's object is never deleted")
 	assert.Equal(t, "forged/uid", left.GetAnnotations()[reconcile.AnnCommitted], "nor changed")
 	assert.Equal(t, owner, left.GetAnnotations()[reconcile.AnnOwner])
+}
+
+// editAnnotations changes a ManagedCluster's annotations as an admin's
+// `kubectl edit` would: read, change, write, again on a conflict.
+func editAnnotations(ctx context.Context, hub dynamic.Interface, name string, edit func(map[string]string)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		mc, err := hub.Resource(reconcile.ManagedClusterGVR).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		anns := mc.GetAnnotations()
+		if anns == nil {
+			anns = map[string]string{}
+		}
+		edit(anns)
+		mc.SetAnnotations(anns)
+		_, err = hub.Resource(reconcile.ManagedClusterGVR).Update(ctx, mc, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // failedCluster is one cluster's entry in a migration's failedClusters
