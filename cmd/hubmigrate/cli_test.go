@@ -61,12 +61,43 @@ func TestVersionSaysWhichBuildRuns(t *testing.T) {
 // An unknown command or flag is an error with exit code 2, never the
 // controller starting by surprise.
 func TestUnknownCommandsAndFlagsAreRefused(t *testing.T) {
-	for _, args := range [][]string{{"plan"}, {"abandon", "x"}, {"--no-such-flag"}, {"controller", "--no-such-flag"}, {"controller", "extra"}, {"retry"}, {"version", "x"}} {
+	for _, args := range [][]string{
+		{"frobnicate"}, {"abandonn", "x"}, {"--no-such-flag"}, {"controller", "--no-such-flag"},
+		{"controller", "extra"}, {"retry"}, {"retry", "a", "b"}, {"retry", "--no-such-flag", "m"},
+		{"version", "x"}, {"version", "-o", "xml"}, {"hub"}, {"hub", "add", "h1"}, {"hub", "check"}, {"hub", "frob"},
+	} {
 		out, code := runCLI(t, nil, args...)
 		assert.Equal(t, 2, code, "%v: %s", args, out)
 	}
-	out, _ := runCLI(t, nil, "plan")
-	assert.Contains(t, out, `unknown command "plan"`)
+	out, _ := runCLI(t, nil, "frobnicate")
+	assert.Contains(t, out, `unknown command "frobnicate"`)
+	out, _ = runCLI(t, nil, "hub", "add", "h1")
+	assert.Contains(t, out, `"context" not set`, "hub add needs the hub's context")
+}
+
+// Installed as kubectl-hubmigrate, help and errors say `kubectl hubmigrate`.
+func TestKubectlPlugin(t *testing.T) {
+	plugin := filepath.Join(t.TempDir(), "kubectl-hubmigrate")
+	require.NoError(t, os.Symlink(binary(t), plugin))
+	out, err := exec.Command(plugin, "--help").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "kubectl hubmigrate [command]")
+	out, err = exec.Command(plugin, "frobnicate").CombinedOutput()
+	assert.Error(t, err)
+	assert.Contains(t, string(out), "kubectl hubmigrate: unknown command")
+}
+
+// version -o json|yaml is data.
+func TestVersionAsData(t *testing.T) {
+	out, code := runCLI(t, nil, "version", "-o", "json")
+	require.Equal(t, 0, code, out)
+	var v map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &v), out)
+	assert.Equal(t, "v9.8.7", v["version"])
+	assert.Equal(t, "0123abc", v["revision"])
+	out, code = runCLI(t, nil, "version", "-o", "yaml")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "version: v9.8.7\n")
 }
 
 // retry finds the home cluster as kubectl does: $KUBECONFIG here, whose
@@ -89,6 +120,8 @@ current-context: home
 	out, _ = runCLI(t, []string{"KUBECONFIG=" + kc}, "retry", "--context", "other", "m")
 	assert.Contains(t, out, "other-ns", "--context picks the context")
 	assert.True(t, strings.Contains(out, "127.0.0.1:9"), out)
+	out, _ = runCLI(t, []string{"KUBECONFIG=" + kc}, "retry", "m", "-n", "given")
+	assert.Contains(t, out, "given", "-n names the namespace, after the name too")
 }
 
 // --logging-format=json writes one JSON object a line, for log collectors;

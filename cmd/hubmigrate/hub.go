@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hubmigrate/hubmigrate/informers"
@@ -30,62 +31,28 @@ import (
 // hubIdentity is the ServiceAccount `hub add` makes on a hub for hubmigrate.
 const hubIdentity = "hubmigrate"
 
-// hubMain is `hubmigrate hub add|check NAME`.
-func hubMain(args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: hubmigrate hub add|check NAME [flags]")
-		return 2
+// newHubCommand is `hubmigrate hub add|check NAME`.
+func newHubCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hub",
+		Short: "Give hubmigrate an identity on a hub (add) and check what it may do (check)",
+		Args:  cobra.NoArgs,
+		RunE:  func(*cobra.Command, []string) error { return errors.New("a command is required: add or check") },
 	}
-	switch args[0] {
-	case "add":
-		return hubAddMain(args[1:])
-	case "check":
-		return hubCheckMain(args[1:])
-	}
-	fmt.Fprintf(os.Stderr, "hubmigrate hub: unknown command %q (add, check)\n", args[0])
-	return 2
+	cmd.AddCommand(newHubAddCommand(), newHubCheckCommand())
+	return cmd
 }
 
+// hubFlags: unlike the other commands, --context names the hub (hub add)
+// and --home-context the home cluster, where <NAME>-kubeconfig lives.
 type hubFlags struct {
 	kubeconfig, homeContext, namespace string
-	fs                                 *flag.FlagSet
 }
 
-func newHubFlags(name, usage string) *hubFlags {
-	h := &hubFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
-	h.fs.StringVar(&h.kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
-	h.fs.StringVar(&h.homeContext, "home-context", "", "context of the home cluster, where hubmigrate runs (default: the current context)")
-	h.fs.StringVar(&h.namespace, "namespace", "hubmigrate", "hubmigrate's namespace on the home cluster, where <NAME>-kubeconfig lives")
-	h.fs.Usage = func() {
-		fmt.Fprintln(h.fs.Output(), "usage: "+usage)
-		h.fs.PrintDefaults()
-	}
-	return h
-}
-
-// parse parses the flags, which may come before or after NAME.
-func (h *hubFlags) parse(args []string) (string, int) {
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := h.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", 0
-		}
-		return "", 2
-	}
-	if name == "" && h.fs.NArg() == 1 {
-		name = h.fs.Arg(0)
-	} else if h.fs.NArg() > 0 {
-		h.fs.Usage()
-		return "", 2
-	}
-	if name == "" {
-		h.fs.Usage()
-		return "", 2
-	}
-	return name, -1
+func (h *hubFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&h.kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&h.homeContext, "home-context", "", "context of the home cluster, where hubmigrate runs (default: the current context)")
+	fs.StringVarP(&h.namespace, "namespace", "n", "hubmigrate", "hubmigrate's namespace on the home cluster, where <NAME>-kubeconfig lives")
 }
 
 func (h *hubFlags) client(kubeContext string) (*rest.Config, *kubernetes.Clientset, error) {
@@ -97,28 +64,34 @@ func (h *hubFlags) client(kubeContext string) (*rest.Config, *kubernetes.Clients
 	return cfg, kube, err
 }
 
-// hubAddMain makes hubmigrate's identity on a hub (a ServiceAccount bound to
-// manifests/base/hub-role.yaml), mints it a token of bounded lifetime and
-// writes <NAME>-kubeconfig on the home cluster. Run it again to rotate the
-// token: hubmigrate picks the new Secret up without a restart.
-func hubAddMain(args []string) int {
-	h := newHubFlags("hub add", "hubmigrate hub add NAME --context HUB_CONTEXT [--home-context CTX] [--namespace NS] [--token-duration D]")
-	hubContext := h.fs.String("context", "", "context of the hub (required)")
-	duration := h.fs.Duration("token-duration", 30*24*time.Hour, "lifetime of the hub token (rotate before it ends: run hub add again)")
-	bootstrapNamespace := h.fs.String("bootstrap-namespace", "open-cluster-management", "the controller's --bootstrap-namespace: where migrations make their bootstrap ServiceAccounts on the hub (the fence allows no other)")
-	name, code := h.parse(args)
-	if code >= 0 {
-		return code
+// newHubAddCommand makes hubmigrate's identity on a hub (a ServiceAccount
+// bound to manifests/base/hub-role.yaml, fenced by hub-fence.yaml), mints
+// it a token of bounded lifetime and writes <NAME>-kubeconfig on the home
+// cluster. Run it again to rotate the token: hubmigrate picks the new
+// Secret up without a restart.
+func newHubAddCommand() *cobra.Command {
+	var (
+		h                              hubFlags
+		hubContext, bootstrapNamespace string
+		duration                       time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "add NAME --context HUB_CONTEXT",
+		Short: "Make hubmigrate's fenced identity on a hub and write <NAME>-kubeconfig on the home cluster",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := hubAdd(cmd.Context(), cmd.OutOrStdout(), &h, args[0], hubContext, duration, bootstrapNamespace); err != nil {
+				return failed(err)
+			}
+			return nil
+		},
 	}
-	if *hubContext == "" {
-		fmt.Fprintln(os.Stderr, "hubmigrate hub add: --context (the hub's kubeconfig context) is required")
-		return 2
-	}
-	if err := hubAdd(context.Background(), os.Stdout, h, name, *hubContext, *duration, *bootstrapNamespace); err != nil {
-		fmt.Fprintln(os.Stderr, "hubmigrate hub add:", err)
-		return 1
-	}
-	return 0
+	h.bind(cmd.Flags())
+	cmd.Flags().StringVar(&hubContext, "context", "", "context of the hub (required)")
+	cmd.Flags().DurationVar(&duration, "token-duration", 30*24*time.Hour, "lifetime of the hub token (rotate before it ends: run hub add again)")
+	cmd.Flags().StringVar(&bootstrapNamespace, "bootstrap-namespace", "open-cluster-management", "the controller's --bootstrap-namespace: where migrations make their bootstrap ServiceAccounts on the hub (the fence allows no other)")
+	_ = cmd.MarkFlagRequired("context")
+	return cmd
 }
 
 func hubAdd(ctx context.Context, out io.Writer, h *hubFlags, name, hubContext string, duration time.Duration, bootstrapNamespace string) error {
@@ -257,25 +230,29 @@ func tokenKubeconfig(hub *rest.Config, name, token string) ([]byte, error) {
 	return clientcmd.Write(*kc)
 }
 
-// hubCheckMain says, with the credential in <NAME>-kubeconfig, what that
-// identity may and may not do against what manifests/base/hub-role.yaml
+// newHubCheckCommand says, with the credential in <NAME>-kubeconfig, what
+// that identity may and may not do against what manifests/base/hub-role.yaml
 // asks; exit 1 when anything is missing.
-func hubCheckMain(args []string) int {
-	h := newHubFlags("hub check", "hubmigrate hub check NAME [--home-context CTX] [--namespace NS]")
-	name, code := h.parse(args)
-	if code >= 0 {
-		return code
+func newHubCheckCommand() *cobra.Command {
+	var h hubFlags
+	cmd := &cobra.Command{
+		Use:   "check NAME",
+		Short: "Say what the identity in <NAME>-kubeconfig may do on its hub, against what hubmigrate needs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			missing, err := hubCheck(cmd.Context(), cmd.OutOrStdout(), &h, args[0])
+			if err != nil {
+				return failed(err)
+			}
+			if missing > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d permissions missing: apply manifests/base/hub-role.yaml and bind it (hubmigrate hub add does both)\n", missing)
+				return &exitCode{code: 1}
+			}
+			return nil
+		},
 	}
-	missing, err := hubCheck(context.Background(), os.Stdout, h, name)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "hubmigrate hub check:", err)
-		return 1
-	}
-	if missing > 0 {
-		fmt.Fprintf(os.Stdout, "%d permissions missing: apply manifests/base/hub-role.yaml and bind it (hubmigrate hub add does both)\n", missing)
-		return 1
-	}
-	return 0
+	h.bind(cmd.Flags())
+	return cmd
 }
 
 func hubCheck(ctx context.Context, out io.Writer, h *hubFlags, name string) (int, error) {

@@ -61,11 +61,19 @@ func (b build) String() string {
 	return s + ", " + b.GoVersion + ")"
 }
 
-func versionMain(out io.Writer, args []string) int {
-	if len(args) > 0 {
-		fmt.Fprintf(out, "version takes no arguments (got %q)\n", args)
-		return 2
+// versionInfo is what `version -o json|yaml` prints.
+type versionInfo struct {
+	Version   string `json:"version"`
+	Revision  string `json:"revision"`
+	GoVersion string `json:"goVersion"`
+	Modified  bool   `json:"modified,omitempty"`
+}
+
+func versionMain(out io.Writer, format string) error {
+	b := currentBuild()
+	if format == "" {
+		_, err := fmt.Fprintln(out, b)
+		return err
 	}
-	fmt.Fprintln(out, currentBuild())
-	return 0
+	return printData(out, format, versionInfo{Version: b.Version, Revision: b.Revision, GoVersion: b.GoVersion, Modified: b.Modified})
 }
