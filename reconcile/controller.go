@@ -334,16 +334,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		// Nothing is known to be ours without it, and nothing is written.
 		return 0, err
 	}
-	f := &Facts{
-		Now: c.cfg.Clock.Now(), HomeID: c.cfg.HomeID,
-		BootstrapNamespace: c.cfg.BootstrapNamespace, BootstrapSecretNamespace: c.cfg.BootstrapSecretNamespace,
-		Migration: m, TerminalOwners: c.terminalOwners(),
-	}
-	source, srcErr := c.hubFacts(m.From, &f.Source)
-	target, tgtErr := c.hubFacts(m.To, &f.Target)
-	if target != nil {
-		f.Target.RegistrationAddress, f.Target.RegistrationCA = registrationAddress(m.To, target.Config, c.registry.SecretAnnotations(m.To), c.cfg)
-	}
+	f, source, target, srcErr, tgtErr := c.observe(m, sealer)
 	if syncing(f.Source) || syncing(f.Target) {
 		// Just after a start (or a rotated credential) nothing is known yet:
 		// nothing is decided and nothing is written — status included, so a
@@ -359,16 +350,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		if m.Deleting && m.Annotations[AnnAbandon] != "" && abandonNow(f.Source, f.Target) {
 			return 0, c.abandon(ctx, u, srcErr, tgtErr)
 		}
-		// Only a synced hub's caches are facts.
-		if !f.Source.Reachable {
-			source = nil
-		}
-		if !f.Target.Reachable {
-			target = nil
-		}
 	}
-	observeClusters(f, source, target)
-	checkSeals(f, sealer)
 	plan := PlanMigration(f)
 	c.reportResumption(ctx, key, plan)
 	for _, note := range plan.Notes {
@@ -405,6 +387,35 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		return plan.Requeue, errWaitingForHubs
 	}
 	return plan.Requeue, nil
+}
+
+// observe gathers a migration's facts from the hubs' caches, as every
+// reconcile (and every preview) does. Nothing is observed of a hub whose
+// caches are syncing (the caller waits); a hub that is unreachable is
+// returned nil: only a synced hub's caches are facts.
+func (c *Controller) observe(m MigrationFacts, sealer *Sealer) (f *Facts, source, target *informers.Hub, srcErr, tgtErr error) {
+	f = &Facts{
+		Now: c.cfg.Clock.Now(), HomeID: c.cfg.HomeID,
+		BootstrapNamespace: c.cfg.BootstrapNamespace, BootstrapSecretNamespace: c.cfg.BootstrapSecretNamespace,
+		Migration: m, TerminalOwners: c.terminalOwners(),
+	}
+	source, srcErr = c.hubFacts(m.From, &f.Source)
+	target, tgtErr = c.hubFacts(m.To, &f.Target)
+	if target != nil {
+		f.Target.RegistrationAddress, f.Target.RegistrationCA = registrationAddress(m.To, target.Config, c.registry.SecretAnnotations(m.To), c.cfg)
+	}
+	if syncing(f.Source) || syncing(f.Target) {
+		return f, source, target, srcErr, tgtErr
+	}
+	if !f.Source.Reachable {
+		source = nil
+	}
+	if !f.Target.Reachable {
+		target = nil
+	}
+	observeClusters(f, source, target)
+	checkSeals(f, sealer)
+	return f, source, target, srcErr, tgtErr
 }
 
 // actionError is the error of one cluster's action ("" for the migration's

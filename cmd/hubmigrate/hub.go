@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,8 +22,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hubmigrate/hubmigrate/informers"
@@ -278,14 +278,49 @@ func hubCheck(ctx context.Context, out io.Writer, h *hubFlags, name string) (int
 	if err != nil {
 		return 0, fmt.Errorf("hub %s at %s: %w", name, cfg.Host, err)
 	}
-	var role rbacv1.ClusterRole
-	if err := yaml.UnmarshalStrict(manifests.HubRole, &role); err != nil {
+	perms, err := reviewHubRole(ctx, hub)
+	if err != nil {
 		return 0, err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "hub %s at %s as %s\n", name, cfg.Host, review.Status.UserInfo.Username)
 	fmt.Fprintln(tw, "ALLOWED\tVERB\tRESOURCE\tNAME")
 	missing := 0
+	for _, p := range perms {
+		allowed := "yes"
+		if !p.Allowed {
+			allowed, missing = "NO", missing+1
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", allowed, p.Verb, p.Resource, p.Name)
+	}
+	return missing, tw.Flush()
+}
+
+// permission is one verb of manifests/base/hub-role.yaml, and whether the
+// identity asking holds it.
+type permission struct {
+	Verb     string `json:"verb"`
+	Resource string `json:"resource"` // resource[/subresource][.group]
+	Name     string `json:"name,omitempty"`
+	Allowed  bool   `json:"allowed"`
+}
+
+func (p permission) String() string {
+	s := p.Verb + " " + p.Resource
+	if p.Name != "" {
+		s += " " + p.Name
+	}
+	return s
+}
+
+// reviewHubRole asks the hub, one SelfSubjectAccessReview per verb, which
+// of the hub role's permissions the client's identity holds.
+func reviewHubRole(ctx context.Context, hub kubernetes.Interface) ([]permission, error) {
+	var role rbacv1.ClusterRole
+	if err := yaml.UnmarshalStrict(manifests.HubRole, &role); err != nil {
+		return nil, err
+	}
+	var out []permission
 	for _, rule := range role.Rules {
 		names := rule.ResourceNames
 		if len(names) == 0 {
@@ -299,11 +334,7 @@ func hubCheck(ctx context.Context, out io.Writer, h *hubFlags, name string) (int
 						r, err := hub.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 							ResourceAttributes: &authorizationv1.ResourceAttributes{Group: group, Resource: resource, Subresource: sub, Verb: verb, Name: n}}}, metav1.CreateOptions{})
 						if err != nil {
-							return 0, err
-						}
-						allowed := "yes"
-						if !r.Status.Allowed {
-							allowed, missing = "NO", missing+1
+							return nil, err
 						}
 						gr := resource
 						if sub != "" {
@@ -312,11 +343,11 @@ func hubCheck(ctx context.Context, out io.Writer, h *hubFlags, name string) (int
 						if group != "" {
 							gr += "." + group
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", allowed, verb, gr, n)
+						out = append(out, permission{Verb: verb, Resource: gr, Name: n, Allowed: r.Status.Allowed})
 					}
 				}
 			}
 		}
 	}
-	return missing, tw.Flush()
+	return out, nil
 }

@@ -89,6 +89,9 @@ on the home cluster; the other commands are for the admins who drive it.`,
 		newVersionCommand(),
 		newHubCommand(),
 		newRetryCommand(),
+		newStatusCommand(),
+		newPlanCommand(),
+		newAbandonCommand(),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	return root

@@ -146,8 +146,14 @@ func TestHubsThatCannotBeWorkedOn(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	_, err = homeDyn.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "hp-nosource", metav1.GetOptions{})
 	require.NoError(t, err, "held by its finalizer while the source cannot be seen")
-	annotateMigration(t, "ops", "hp-nosource", reconcile.AnnAbandon, "true")
+	// `hubmigrate abandon` (the annotation, and a delete that is already
+	// under way) lets it go.
+	out, code := hubmigrateCLI(t, "abandon", "hp-nosource")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "managedclustermigration ops/hp-nosource abandoned")
 	waitGone(t, "ops", "hp-nosource")
+	out, code = hubmigrateCLI(t, "abandon", "hp-nosource")
+	assert.Equal(t, 1, code, "gone: %s", out)
 
 	// The cluster was never claimed: no marker was ever written on it.
 	_, hub1 := clients(t, "hub1")
@@ -216,11 +222,31 @@ func TestClustersThatAreRefused(t *testing.T) {
 	for name := range refused {
 		names = append(names, name)
 	}
-	createMigration(t, migrationSpec{namespace: "ops", name: "refusals", from: "hub1", to: "hub2", clusters: names})
-	createMigration(t, migrationSpec{namespace: "ops", name: "collide", from: "hub1", to: "hub2", clusters: []string{"bi-collide"}})
-	createMigration(t, migrationSpec{namespace: "ops", name: "empty", from: "hub1", to: "hub2", placement: "nothing-placed", stageTimeout: "3s"})
+	refusals := migrationSpec{namespace: "ops", name: "refusals", from: "hub1", to: "hub2", clusters: names}
+	collide := migrationSpec{namespace: "ops", name: "collide", from: "hub1", to: "hub2", clusters: []string{"bi-collide"}}
 	// A stage timeout far beyond the wait below: the failure is the collision's.
-	createMigration(t, migrationSpec{namespace: "ops", name: "collide-unseen", from: "hub1", to: "hub2", clusters: []string{"bi-unseen"}, stageTimeout: "30m"})
+	collideUnseen := migrationSpec{namespace: "ops", name: "collide-unseen", from: "hub1", to: "hub2", clusters: []string{"bi-unseen"}, stageTimeout: "30m"}
+
+	// `hubmigrate plan` says each refusal before anything is claimed (the
+	// resource versions below show it wrote nothing); the controller then
+	// does what it said.
+	want := map[string]string{}
+	for name, r := range refused {
+		want[name] = "refused:" + r.reason
+	}
+	for m, w := range map[*migrationSpec]map[string]string{
+		&refusals: want, &collide: {"bi-collide": "refused:CopyCollision"}, &collideUnseen: {"bi-unseen": "refused:CopyCollision"},
+	} {
+		plan, code := planOf(t, *m)
+		assert.Equal(t, 1, code, "%s: refusals exit 1", m.name)
+		assert.False(t, plan.Exists)
+		assert.Equal(t, w, plan.verdicts(), m.name)
+	}
+
+	createMigration(t, refusals)
+	createMigration(t, collide)
+	createMigration(t, migrationSpec{namespace: "ops", name: "empty", from: "hub1", to: "hub2", placement: "nothing-placed", stageTimeout: "3s"})
+	createMigration(t, collideUnseen)
 
 	m := waitMigrationPhase(t, "ops", "refusals", "Failed", time.Minute)
 	var results map[string]string

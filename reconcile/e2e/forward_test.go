@@ -65,6 +65,12 @@ func createMigration(t *testing.T, m migrationSpec) {
 	ctx := context.Background()
 	kube, dyn := clients(t, "home")
 	_, _ = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.namespace}}, metav1.CreateOptions{})
+	_, err := dyn.Resource(reconcile.MigrationGVR).Namespace(m.namespace).Create(ctx, m.object(), metav1.CreateOptions{})
+	require.NoError(t, err)
+}
+
+// object is the migration as an admin writes it.
+func (m migrationSpec) object() *unstructured.Unstructured {
 	spec := map[string]any{"from": m.from, "to": m.to}
 	if m.stageTimeout != "" {
 		spec["supportedConfigs"] = map[string]any{"stageTimeout": m.stageTimeout}
@@ -78,13 +84,11 @@ func createMigration(t *testing.T, m migrationSpec) {
 		}
 		spec["includedManagedClusters"] = list
 	}
-	obj := &unstructured.Unstructured{Object: map[string]any{
+	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "global-hub.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterMigration",
 		"metadata": map[string]any{"name": m.name, "namespace": m.namespace},
 		"spec":     spec,
 	}}
-	_, err := dyn.Resource(reconcile.MigrationGVR).Namespace(m.namespace).Create(ctx, obj, metav1.CreateOptions{})
-	require.NoError(t, err)
 }
 
 func waitMigrationPhase(t *testing.T, namespace, name, phase string, timeout time.Duration) *unstructured.Unstructured {

@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,8 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/hubmigrate/hubmigrate/envtest"
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
@@ -29,33 +24,7 @@ import (
 // controller accepts the Secret and works on the hub with it.
 func TestHubAddAndCheck(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "hubmigrate")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/hubmigrate").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	// An admin's kubeconfig with a context for home and each hub.
-	kc := clientcmdapi.NewConfig()
-	for _, name := range []string{envtest.HomeName, "hub1", "hub2"} {
-		cfg := world.Planes[name].AdminConfig()
-		kc.Clusters[name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-		kc.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
-		kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
-	}
-	kc.CurrentContext = envtest.HomeName
-	kcPath := filepath.Join(dir, "config")
-	require.NoError(t, clientcmd.WriteToFile(*kc, kcPath))
-	run := func(args ...string) (string, int) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-		out, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return string(out), exit.ExitCode()
-		}
-		require.NoError(t, err)
-		return string(out), 0
-	}
+	run := func(args ...string) (string, int) { return hubmigrateCLI(t, args...) }
 
 	out2, code := run("hub", "add", "hub1-added", "--context", "hub1", "--namespace", envtest.ProductNamespace, "--token-duration", "2h")
 	require.Equal(t, 0, code, out2)
@@ -74,8 +43,8 @@ func TestHubAddAndCheck(t *testing.T) {
 
 	// A Secret author's kubeconfig with an exec plugin: hub check refuses it
 	// and runs nothing on the admin's machine.
-	marker := filepath.Join(dir, "exec-ran")
-	_, err = homeKube.CoreV1().Secrets(envtest.ProductNamespace).Create(ctx, &corev1.Secret{
+	marker := filepath.Join(t.TempDir(), "exec-ran")
+	_, err := homeKube.CoreV1().Secrets(envtest.ProductNamespace).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "hub-exec-kubeconfig"},
 		Data: map[string][]byte{"kubeconfig": []byte(`apiVersion: v1
 kind: Config

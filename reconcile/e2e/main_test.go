@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -27,6 +29,30 @@ var (
 	world     *envtest.World
 	simulator *sim.Simulator
 )
+
+var (
+	homeIDOnce sync.Once
+	homeIDOf   string
+)
+
+// homeID is the home id the hubmigrate binary reads (kube-system's UID), so
+// the in-process controllers, the binary and the CLI agree on it.
+func homeID(t *testing.T) string {
+	t.Helper()
+	homeIDOnce.Do(func() {
+		kube, err := kubernetes.NewForConfig(world.Planes[envtest.HomeName].AdminConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := kube.CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		homeIDOf = string(ns.UID)
+	})
+	require.NotEmpty(t, homeIDOf)
+	return homeIDOf
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv("HUBMIGRATE_UNIT_ONLY") != "" {
@@ -135,7 +161,7 @@ func startController(t *testing.T, resync time.Duration, opts ...controllerOptio
 		t.Fatal(err)
 	}
 	c := reconcile.NewController(reconcile.Config{
-		HomeID: "e2e-home", BootstrapNamespace: "open-cluster-management", BootstrapSecretNamespace: sim.BootstrapSecretNamespace,
+		HomeID: homeID(t), BootstrapNamespace: "open-cluster-management", BootstrapSecretNamespace: sim.BootstrapSecretNamespace,
 		Resync: resync, Clock: o.clock, MigrationNamespaces: []string{"ops"},
 	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
 		return informers.NewRegistry(home, kube, informers.Options{

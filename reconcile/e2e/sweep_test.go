@@ -25,7 +25,7 @@ func TestSweepOfAStaleLeadersObjects(t *testing.T) {
 	ctx := context.Background()
 	kube, dyn := clients(t, "hub2")
 	gone := "0ddba11a-0000-4000-8000-000000000000"
-	ours := map[string]string{reconcile.LabelHome: "e2e-home", reconcile.LabelMigrationUID: gone}
+	ours := map[string]string{reconcile.LabelHome: homeID(t), reconcile.LabelMigrationUID: gone}
 	theirs := map[string]string{reconcile.LabelHome: "another-home", reconcile.LabelMigrationUID: gone}
 	// The stale leader held the seal key; an attacker does not.
 	sealer := homeSealer(t)
