@@ -163,7 +163,8 @@ func TestSpecIsImmutable(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// `kubectl get mcm` shows Phase, From, To, Progress and Age.
+// `kubectl get mcm` shows Phase, From, To, Progress and Age; -o wide adds
+// the stage timeout and the oldest phase-since.
 func TestPrinterColumns(t *testing.T) {
 	ctx := context.Background()
 	mcm := migrations(t, "printer")
@@ -183,7 +184,10 @@ func TestPrinterColumns(t *testing.T) {
 	for _, c := range table.ColumnDefinitions {
 		names = append(names, c.Name)
 	}
-	assert.Equal(t, []string{"Name", "Phase", "From", "To", "Progress", "Age"}, names)
+	assert.Equal(t, []string{"Name", "Phase", "From", "To", "Progress", "Age", "Stage Timeout", "Oldest Phase"}, names)
+	for _, c := range table.ColumnDefinitions[6:] {
+		assert.Equal(t, int32(1), c.Priority, "%s: shown by -o wide only", c.Name)
+	}
 	require.Len(t, table.Rows, 1)
 	assert.Equal(t, "hub1", table.Rows[0].Cells[2])
 	assert.Equal(t, "hub2", table.Rows[0].Cells[3])

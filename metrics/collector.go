@@ -5,6 +5,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -16,6 +18,9 @@ var (
 	clustersDesc = prometheus.NewDesc("hubmigrate_migration_clusters",
 		"How many of a migration's clusters are in each phase.",
 		[]string{"namespace", "name", "phase"}, nil)
+	stageTimeoutDesc = prometheus.NewDesc("hubmigrate_migration_stage_timeout_seconds",
+		"The longest a cluster of the migration may stay in one stage before it is rolled back (its stageTimeout; 12m when not set, Registering's default).",
+		[]string{"namespace", "name"}, nil)
 	conditionDesc = prometheus.NewDesc("hubmigrate_migration_condition",
 		"A migration's status conditions: 1 when True, 0 when False, with the condition's reason.",
 		[]string{"namespace", "name", "type", "reason"}, nil)
@@ -26,7 +31,8 @@ var (
 func Names() []string {
 	return []string{"hubmigrate_migration_phase", "hubmigrate_migration_clusters", "hubmigrate_migration_condition",
 		"hubmigrate_reconciles_total", "hubmigrate_actions_total", "hubmigrate_build_info",
-		"hubmigrate_reconcile_duration_seconds", "hubmigrate_resumes_total", "hubmigrate_leader"}
+		"hubmigrate_reconcile_duration_seconds", "hubmigrate_resumes_total", "hubmigrate_leader",
+		"hubmigrate_cluster_phase_since_seconds", "hubmigrate_migration_stage_timeout_seconds"}
 }
 
 // MigrationCollector reads the migrations from a cache at each scrape.
@@ -44,6 +50,7 @@ func (c *MigrationCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- phaseDesc
 	ch <- clustersDesc
 	ch <- conditionDesc
+	ch <- stageTimeoutDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -61,6 +68,7 @@ func (c *MigrationCollector) Collect(ch chan<- prometheus.Metric) {
 			phase = "Pending"
 		}
 		ch <- prometheus.MustNewConstMetric(phaseDesc, prometheus.GaugeValue, 1, ns, name, from, to, phase)
+		ch <- prometheus.MustNewConstMetric(stageTimeoutDesc, prometheus.GaugeValue, stageTimeout(m).Seconds(), ns, name)
 		counts, _, _ := unstructured.NestedMap(m.Object, "status", "clusterCounts")
 		for p, n := range counts {
 			if v, ok := number(n); ok {
@@ -82,6 +90,18 @@ func (c *MigrationCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(conditionDesc, prometheus.GaugeValue, v, ns, name, t, reason)
 		}
 	}
+}
+
+// DefaultStageTimeout is the longest default stage (Registering's): the
+// bound of a migration without spec.supportedConfigs.stageTimeout.
+const DefaultStageTimeout = 12 * time.Minute
+
+func stageTimeout(m *unstructured.Unstructured) time.Duration {
+	s, _, _ := unstructured.NestedString(m.Object, "spec", "supportedConfigs", "stageTimeout")
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	return DefaultStageTimeout
 }
 
 func number(v any) (float64, bool) {

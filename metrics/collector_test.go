@@ -3,6 +3,7 @@ package metrics
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -31,6 +32,7 @@ func TestMigrationCollector(t *testing.T) {
 		}),
 		migration("new", nil),
 	}
+	_ = unstructured.SetNestedField(objs[0].(*unstructured.Unstructured).Object, "90s", "spec", "supportedConfigs", "stageTimeout")
 	c := NewMigrationCollector(func() []any { return objs })
 	want := `
 # HELP hubmigrate_migration_clusters How many of a migration's clusters are in each phase.
@@ -45,9 +47,30 @@ hubmigrate_migration_condition{name="stuck",namespace="ops",reason="StuckPastTim
 # TYPE hubmigrate_migration_phase gauge
 hubmigrate_migration_phase{from="hub1",name="new",namespace="ops",phase="Pending",to="hub2"} 1
 hubmigrate_migration_phase{from="hub1",name="stuck",namespace="ops",phase="Cleaning",to="hub2"} 1
+# HELP hubmigrate_migration_stage_timeout_seconds The longest a cluster of the migration may stay in one stage before it is rolled back (its stageTimeout; 12m when not set, Registering's default).
+# TYPE hubmigrate_migration_stage_timeout_seconds gauge
+hubmigrate_migration_stage_timeout_seconds{name="new",namespace="ops"} 720
+hubmigrate_migration_stage_timeout_seconds{name="stuck",namespace="ops"} 90
 `
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want)))
 
 	objs = objs[1:] // a migration that is gone has no series
-	require.Equal(t, 1, testutil.CollectAndCount(c))
+	require.Equal(t, 2, testutil.CollectAndCount(c))
+}
+
+// A cluster's clock is the time its marker carries, as unix seconds; one
+// without a clock has no series.
+func TestClusterCollector(t *testing.T) {
+	since := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	clocks := []ClusterClock{
+		{Namespace: "ops", Name: "move", Cluster: "c1", Phase: "Registering", Since: since},
+		{Namespace: "ops", Name: "move", Cluster: "c2", Phase: "Deploying"},
+	}
+	c := NewClusterCollector(func() []ClusterClock { return clocks })
+	want := `
+# HELP hubmigrate_cluster_phase_since_seconds When a cluster still in flight entered its phase (unix seconds, from its phase-since marker): Prometheus computes how long it has been there.
+# TYPE hubmigrate_cluster_phase_since_seconds gauge
+hubmigrate_cluster_phase_since_seconds{cluster="c1",name="move",namespace="ops",phase="Registering"} 1.7965584e+09
+`
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want)))
 }

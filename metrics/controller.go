@@ -31,9 +31,10 @@ var (
 	})
 )
 
-// Register adds the migration collector and the controller's counters to reg.
-func Register(reg prometheus.Registerer, migrations *MigrationCollector) error {
-	for _, c := range []prometheus.Collector{migrations, Reconciles, Actions, ReconcileDuration, Resumes, Leader} {
+// Register adds the migration and cluster collectors and the controller's
+// counters to reg.
+func Register(reg prometheus.Registerer, migrations *MigrationCollector, clusters *ClusterCollector) error {
+	for _, c := range []prometheus.Collector{migrations, clusters, Reconciles, Actions, ReconcileDuration, Resumes, Leader} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

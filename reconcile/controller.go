@@ -66,9 +66,10 @@ type Controller struct {
 	queue      workqueue.TypedRateLimitingInterface[string]
 
 	mu      sync.Mutex
-	index   map[string]map[string]bool // hub/cluster → migration keys
-	byUID   map[string]string          // migration UID → key
-	resumed map[string]bool            // keys whose in-flight work was reported after this start
+	index   map[string]map[string]bool        // hub/cluster → migration keys
+	byUID   map[string]string                 // migration UID → key
+	resumed map[string]bool                   // keys whose in-flight work was reported after this start
+	clocks  map[string][]metrics.ClusterClock // key → its clusters in flight, as its last plan saw them (metrics only)
 
 	lastProgress atomic.Int64 // unix nanoseconds a worker last picked or finished a migration (Healthy)
 	waitingSince atomic.Int64 // unix nanoseconds Healthy first saw the queue non-empty; 0: empty
@@ -90,6 +91,7 @@ func NewController(cfg Config, home dynamic.Interface, registry func(onEvent inf
 			),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "migrations"}),
 		index: map[string]map[string]bool{}, byUID: map[string]string{}, resumed: map[string]bool{},
+		clocks: map[string][]metrics.ClusterClock{},
 	}
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(home, cfg.Resync)
 	c.migrations = factory.ForResource(MigrationGVR).Informer()
@@ -132,6 +134,7 @@ func (c *Controller) migrationChanged(obj any, deleted bool) {
 	if deleted {
 		delete(c.byUID, string(u.GetUID()))
 		delete(c.resumed, key)
+		delete(c.clocks, key)
 		c.mu.Unlock()
 		return
 	}
@@ -353,6 +356,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	}
 	plan := PlanMigration(f)
 	c.reportResumption(ctx, key, plan)
+	c.recordClocks(key, u, plan)
 	for _, note := range plan.Notes {
 		logger.Info(note)
 	}
@@ -610,6 +614,36 @@ func (c *Controller) reportResumption(ctx context.Context, key string, plan Plan
 		metrics.Resumes.Inc()
 		klog.FromContext(ctx).Info("resuming in-flight migration from the markers on the clusters", "inFlight", inFlight, "phases", phases)
 	}
+}
+
+// recordClocks keeps, for the metrics only, when each cluster of the plan
+// still in flight entered its phase (the markers' time, so a fresh replica
+// reports the same clocks as the one before it).
+func (c *Controller) recordClocks(key string, u *unstructured.Unstructured, plan Plan) {
+	var clocks []metrics.ClusterClock
+	for _, o := range plan.Clusters {
+		if o.Name != "" && !o.Phase.Terminal() && !o.Since.IsZero() {
+			clocks = append(clocks, metrics.ClusterClock{Namespace: u.GetNamespace(), Name: u.GetName(), Cluster: o.Name, Phase: string(o.Phase), Since: o.Since})
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(clocks) == 0 {
+		delete(c.clocks, key)
+		return
+	}
+	c.clocks[key] = clocks
+}
+
+// ClusterClocks are the clocks of every cluster in flight (metrics).
+func (c *Controller) ClusterClocks() []metrics.ClusterClock {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []metrics.ClusterClock
+	for _, clocks := range c.clocks {
+		out = append(out, clocks...)
+	}
+	return out
 }
 
 // writeStatus writes the recomputed status only when it differs.

@@ -34,6 +34,9 @@ type ClusterOutcome struct {
 	// Such a cluster cannot be rolled back (or is being); it keeps trying
 	// and the StageTimeoutExceeded condition (and alert) names it.
 	Overdue bool
+	// Since is when the cluster entered its phase (its phase-since
+	// marker); zero when no marker says.
+	Since time.Time
 	// TokenExpiring: not yet registered (committed or not), and the
 	// bootstrap token it must register with expires within tokenWarning (or has).
 	TokenExpiring bool
@@ -57,6 +60,31 @@ type planner struct {
 // crash between any two writes leaves facts from which it picks the right
 // next step (reconcile/plan_test.go).
 func PlanMigration(f *Facts) Plan {
+	plan := planMigration(f)
+	stampSince(f, plan.Clusters)
+	return plan
+}
+
+// stampSince gives each outcome its cluster's phase-since marker — this
+// migration's own (sealed) only: on the source while it is there, on the
+// target once the source is gone.
+func stampSince(f *Facts, outcomes []ClusterOutcome) {
+	p := &planner{f: f, owner: f.Migration.Owner}
+	stamps := map[string]time.Time{}
+	for _, cf := range f.Clusters {
+		for _, mc := range []*unstructured.Unstructured{cf.Source.MC, cf.Target.MC} {
+			if t := since(annotation(mc, AnnPhaseSince)); p.ours(mc) && !t.IsZero() {
+				stamps[cf.Name] = t
+				break
+			}
+		}
+	}
+	for i := range outcomes {
+		outcomes[i].Since = stamps[outcomes[i].Name]
+	}
+}
+
+func planMigration(f *Facts) Plan {
 	p := &planner{f: f, owner: f.Migration.Owner}
 	if results := f.Migration.Annotations[AnnResults]; results != "" {
 		// Terminal for good: its status comes from results, and it never

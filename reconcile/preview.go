@@ -79,32 +79,18 @@ func previewOf(f *Facts, plan Plan) *Preview {
 		next[a.Cluster] = append(next[a.Cluster], describeAction(a))
 	}
 	p.Next = next[""]
-	facts := map[string]ClusterFacts{}
-	for _, cf := range f.Clusters {
-		facts[cf.Name] = cf
-	}
 	for _, o := range plan.Clusters {
 		if o.Name == "" {
 			continue
 		}
 		cp := ClusterPreview{Name: o.Name, Phase: o.Phase, Reason: o.Reason, Message: o.Waiting, Next: next[o.Name]}
-		if t := phaseSince(facts[o.Name]); !t.IsZero() {
-			cp.Since = &t
+		if !o.Since.IsZero() {
+			since := o.Since
+			cp.Since = &since
 		}
 		p.Clusters = append(p.Clusters, cp)
 	}
 	return p
-}
-
-// phaseSince is the cluster's phase-since marker: on the source while it
-// is there, on the target once the source is gone.
-func phaseSince(cf ClusterFacts) time.Time {
-	for _, mc := range []*unstructured.Unstructured{cf.Source.MC, cf.Target.MC} {
-		if t := since(annotation(mc, AnnPhaseSince)); !t.IsZero() {
-			return t
-		}
-	}
-	return time.Time{}
 }
 
 // describeAction says an action as an admin reads it.

@@ -35,6 +35,15 @@ func TestPreviewOf(t *testing.T) {
 			since: "2026-11-29T11:59:00Z",
 		},
 		{
+			name: "another migration's clock is not this one's",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC.SetAnnotations(map[string]string{AnnOwner: "ops/other/9999", AnnPhaseSince: "2026-11-29T11:00:00Z"})
+				return w
+			},
+			phase: Failed,
+		},
+		{
 			name: "the source gone: since is the target's marker",
 			world: func(t *testing.T) *world {
 				w := cleaning(t, sourceGone)

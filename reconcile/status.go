@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -15,7 +16,8 @@ var phaseOrder = []Phase{Unknown, Pending, Validating, Initializing, Deploying, 
 func Status(plan Plan, previous []any, now time.Time) map[string]any {
 	clusters := plan.Clusters
 	counts := map[string]int64{}
-	completed, failed := 0, 0
+	completed, failed, rollingBack := 0, 0, 0
+	var oldest time.Time
 	var failures []any
 	present := map[Phase]bool{}
 	names := make([]string, 0, len(clusters))
@@ -37,6 +39,11 @@ func Status(plan Plan, previous []any, now time.Time) map[string]any {
 			completed++
 		case Failed:
 			failed++
+		case Rollbacking:
+			rollingBack++
+		}
+		if c.Phase != Completed && c.Phase != Failed && !c.Since.IsZero() && (oldest.IsZero() || c.Since.Before(oldest)) {
+			oldest = c.Since
 		}
 		if c.Reason != "" {
 			failures = append(failures, map[string]any{"name": c.Name, "reason": c.Reason, "message": c.Waiting})
@@ -62,14 +69,34 @@ func Status(plan Plan, previous []any, now time.Time) map[string]any {
 	}
 	status := map[string]any{
 		"phase":         string(phase),
-		"progress":      fmt.Sprintf("%d/%d", completed, len(names)),
+		"progress":      progress(completed, len(names), failed, rollingBack),
 		"clusterCounts": toAny(counts),
+	}
+	if !oldest.IsZero() {
+		status["oldestPhaseSince"] = oldest.UTC().Format(time.RFC3339)
 	}
 	if len(failures) > 0 {
 		status["failedClusters"] = failures
 	}
 	status["conditions"] = conditions(plan, previous, now)
 	return status
+}
+
+// progress is the printer column: "7/10", and "7/10 (1 failed, 2 rolling
+// back)" when any did not go forward.
+func progress(completed, all, failed, rollingBack int) string {
+	s := fmt.Sprintf("%d/%d", completed, all)
+	var also []string
+	if failed > 0 {
+		also = append(also, fmt.Sprintf("%d failed", failed))
+	}
+	if rollingBack > 0 {
+		also = append(also, fmt.Sprintf("%d rolling back", rollingBack))
+	}
+	if len(also) > 0 {
+		s += " (" + strings.Join(also, ", ") + ")"
+	}
+	return s
 }
 
 func toAny(m map[string]int64) map[string]any {

@@ -92,3 +92,25 @@ func TestStatusOfResultsIsStable(t *testing.T) {
 	}
 	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, names)
 }
+
+// The progress column counts what did not go forward; the oldest clock of
+// a cluster still in flight is shown (`kubectl get mcm -o wide`).
+func TestStatusProgressAndOldestPhaseSince(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return now.Add(time.Duration(-m) * time.Minute) }
+	s := Status(Plan{Clusters: []ClusterOutcome{
+		{Name: "a", Phase: Completed, Since: at(30)},
+		{Name: "b", Phase: Failed, Reason: "ClaimedBy", Since: at(40)},
+		{Name: "c", Phase: Rollbacking, Reason: "RegisteringTimeout", Since: at(5)},
+		{Name: "d", Phase: Registering, Since: at(7)},
+		{Name: "e", Phase: Deploying},
+	}}, nil, now)
+	assert.Equal(t, "1/5 (1 failed, 1 rolling back)", s["progress"])
+	assert.Equal(t, "2026-11-29T11:53:00Z", s["oldestPhaseSince"], "the oldest of the clusters still in flight")
+
+	s = Status(Plan{Clusters: []ClusterOutcome{{Name: "a", Phase: Completed, Since: at(3)}, {Name: "b", Phase: Failed, Since: at(9)}}}, nil, now)
+	assert.Equal(t, "1/2 (1 failed)", s["progress"])
+	assert.NotContains(t, s, "oldestPhaseSince", "nothing in flight")
+	s = Status(Plan{Clusters: []ClusterOutcome{{Name: "a", Phase: Rollbacking, Since: at(1)}}}, nil, now)
+	assert.Equal(t, "0/1 (1 rolling back)", s["progress"])
+}

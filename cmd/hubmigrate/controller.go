@@ -145,7 +145,7 @@ func run(ctx context.Context, o options, b build) error {
 	defer stopEvents()
 	controller.SetEventRecorder(recorder)
 
-	if err := metrics.Register(prometheus.DefaultRegisterer, metrics.NewMigrationCollector(controller.Migrations)); err != nil {
+	if err := metrics.Register(prometheus.DefaultRegisterer, metrics.NewMigrationCollector(controller.Migrations), metrics.NewClusterCollector(controller.ClusterClocks)); err != nil {
 		return err
 	}
 	if err := prometheus.DefaultRegisterer.Register(metrics.NewBuildInfo(b.Version, b.Revision, b.GoVersion)); err != nil {

@@ -60,7 +60,7 @@ for the cluster, or what it waits for.`,
 		},
 	}
 	o.bind(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml (default: a table)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide (every next action), json or yaml (default: a table)")
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print again whenever something changes, until the migration is finished")
 	cmd.Flags().DurationVar(&every, "interval", 2*time.Second, "how often --watch looks")
 	return cmd
@@ -159,33 +159,23 @@ func printStatusTable(out io.Writer, r statusReport, wide bool, now time.Time) e
 		fmt.Fprintf(out, "next: %s\n", n)
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	header := "CLUSTER\tPHASE\tSINCE\tREASON\tNEXT"
-	if wide {
-		header += "\tMESSAGE"
-	}
-	fmt.Fprintln(w, header)
+	fmt.Fprintln(w, "CLUSTER\tPHASE\tSINCE\tREASON\tNEXT")
 	for _, c := range r.Clusters {
 		since := "-"
 		if c.Since != nil {
 			since = duration.HumanDuration(now.Sub(*c.Since))
 		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", c.Name, c.Phase, since, dash(c.Reason), nextOf(c, wide))
-		if wide {
-			line += "\t" + dash(c.Message)
-		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Phase, since, dash(c.Reason), nextOf(c, wide))
 	}
 	return w.Flush()
 }
 
-// nextOf is the NEXT column: the first action (all of them, wide), else
-// what the cluster waits for.
+// nextOf is the NEXT column: the cluster's first action (all of them,
+// wide), else what it waits for or what became of it.
 func nextOf(c reconcile.ClusterPreview, wide bool) string {
 	switch {
-	case len(c.Next) == 0 && c.Message != "" && c.Reason == "":
-		return "waiting: " + c.Message
 	case len(c.Next) == 0:
-		return "-"
+		return dash(c.Message)
 	case wide || len(c.Next) == 1:
 		return strings.Join(c.Next, "; ")
 	}

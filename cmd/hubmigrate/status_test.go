@@ -28,14 +28,13 @@ func TestStatusTable(t *testing.T) {
 next: Delete serviceaccounts x on the target hub
 CLUSTER  PHASE        SINCE  REASON       NEXT
 c1       Completed    -      -            -
-c2       Registering  90s    -            waiting: the agent's CSR on the target
+c2       Registering  90s    -            the agent's CSR on the target
 c3       Deploying    90s    -            Create a (+1 more)
-c4       Failed       -      Unavailable  -
+c4       Failed       -      Unavailable  not available
 `, out.String())
 	out.Reset()
 	require.NoError(t, printStatusTable(&out, r, true, now))
 	assert.Contains(t, out.String(), "Create a; Create b")
-	assert.Contains(t, out.String(), "not available")
 }
 
 // --watch stops only when every cluster is terminal and nothing is left to do.

@@ -116,7 +116,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	require.True(t, strings.HasPrefix(results["canary-rb"], "Failed:"), "canary-rb was rolled back: %s", results["canary-rb"])
 
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, metrics.Register(reg, metrics.NewMigrationCollector(c.Migrations)))
+	require.NoError(t, metrics.Register(reg, metrics.NewMigrationCollector(c.Migrations), metrics.NewClusterCollector(c.ClusterClocks)))
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	var exposition bytes.Buffer

@@ -107,6 +107,8 @@ func planOf(t *testing.T, m migrationSpec) (cliPlan, int) {
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), m.name+".yaml")
 	require.NoError(t, os.WriteFile(file, data, 0o600))
+	table, _ := hubmigrateCLI(t, "plan", "-f", file, "--hubmigrate-namespace", envtest.ProductNamespace)
+	t.Logf("hubmigrate plan -f %s.yaml:\n%s", m.name, table)
 	out, code := hubmigrateCLI(t, "plan", "-f", file, "-o", "json", "--hubmigrate-namespace", envtest.ProductNamespace)
 	var p cliPlan
 	require.NoError(t, json.Unmarshal([]byte(out), &p), "exit %d: %s", code, out)

@@ -22,12 +22,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 
-	"github.com/hubmigrate/hubmigrate/envtest"
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
-	"github.com/hubmigrate/hubmigrate/informers"
 	"github.com/hubmigrate/hubmigrate/reconcile"
 )
 
@@ -182,43 +179,9 @@ func newCrashRun(path string, k int, mode faultMode) crashRun {
 // sweeping its scaffolding), and each controller's k-th write is its own run's.
 func startScoped(t *testing.T, r crashRun, ft *faultTransport) *controller {
 	t.Helper()
-	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background()))
-	writes := &writeCounter{}
-	wrap := func(rt http.RoundTripper) http.RoundTripper {
-		return writes.wrap(roundTripFunc(func(req *http.Request) (*http.Response, error) { return ft.roundTrip(rt, req) }))
-	}
-	home, err := world.ProductConfig(envtest.HomeName)
-	require.NoError(t, err)
-	home.Wrap(wrap)
-	kube, err := kubernetes.NewForConfig(home)
-	require.NoError(t, err)
-	dyn, err := dynamic.NewForConfig(home)
-	require.NoError(t, err)
-	c := reconcile.NewController(reconcile.Config{
-		HomeID: "e2e-" + r.namespace, BootstrapNamespace: "open-cluster-management", BootstrapSecretNamespace: sim.BootstrapSecretNamespace,
-		Resync: crashResync, MigrationNamespaces: []string{r.namespace},
-	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
-		return informers.NewRegistry(home, kube, informers.Options{
-			Namespace: envtest.ProductNamespace, Resync: crashResync, QPS: 50, Burst: 100,
-			OnEvent: onEvent, OnRebuild: onRebuild, WrapTransport: wrap,
-		})
-	})
-	recorder, stopEvents := reconcile.NewEventRecorder(ctx, kube)
-	c.SetEventRecorder(recorder)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer stopEvents()
-		if err := c.Run(ctx, 4); err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	}()
-	// A run that fails half-way must not leave its controller running:
-	// stop is idempotent and runs at cleanup too.
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return &controller{Controller: c, writes: writes, stop: stop}
+	return startController(t, crashResync, withScope(r.namespace), withTransport(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) { return ft.roundTrip(rt, req) })
+	}))
 }
 
 // importRuns imports the clusters of runs, a batch at a time (the agents join

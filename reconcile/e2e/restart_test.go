@@ -181,8 +181,10 @@ func TestRestartWritesNothingUntilTheWorldChanges(t *testing.T) {
 	// waits for its klusterlet work there, a state with nothing to do.
 	require.NoError(t, simulator.HoldImport("quiet-1", "hub2", true))
 	defer func() { _ = simulator.HoldImport("quiet-1", "hub2", false) }()
-	c := startController(t, 30*time.Second)
-	createMigration(t, migrationSpec{namespace: "ops", name: "quiet", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "10m"})
+	// Its own scope: a restart reconciles every migration in scope, and
+	// another test's migration still rolling back may rightly write.
+	c := startController(t, 30*time.Second, withScope("quiet"))
+	createMigration(t, migrationSpec{namespace: "quiet", name: "quiet", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "10m"})
 	_, hub1 := clients(t, "hub1")
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "quiet-1", metav1.GetOptions{})
@@ -191,11 +193,11 @@ func TestRestartWritesNothingUntilTheWorldChanges(t *testing.T) {
 	waitQuiet(t, c, 3*time.Second)
 
 	_, home := clients(t, "home")
-	before, err := home.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "quiet", metav1.GetOptions{})
+	before, err := home.Resource(reconcile.MigrationGVR).Namespace("quiet").Get(ctx, "quiet", metav1.GetOptions{})
 	require.NoError(t, err)
 	c.stop()
 	reconciled := reconcilesOK()
-	c = startController(t, 30*time.Second)
+	c = startController(t, 30*time.Second, withScope("quiet"))
 	// The new process has synced and planned from the facts at least once
 	// (a reconcile while the caches sync ends as waiting_for_hubs, not ok).
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
@@ -203,7 +205,7 @@ func TestRestartWritesNothingUntilTheWorldChanges(t *testing.T) {
 	}), "the restarted controller reconciles")
 	time.Sleep(2 * time.Second)
 	require.Zero(t, c.writes.n.Load(), "writes by the restarted controller while nothing changed")
-	after, err := home.Resource(reconcile.MigrationGVR).Namespace("ops").Get(ctx, "quiet", metav1.GetOptions{})
+	after, err := home.Resource(reconcile.MigrationGVR).Namespace("quiet").Get(ctx, "quiet", metav1.GetOptions{})
 	require.NoError(t, err)
 	require.Equal(t, before.GetResourceVersion(), after.GetResourceVersion(), "the migration (status included) was written")
 
@@ -226,13 +228,13 @@ func TestRestartWritesNothingUntilTheWorldChanges(t *testing.T) {
 		return false, nil
 	}), "the klusterlet work on the target is applied")
 	started := time.Now()
-	c = startController(t, 30*time.Second)
+	c = startController(t, 30*time.Second, withScope("quiet"))
 	defer c.stop()
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		return c.writes.n.Load() > 0, nil
 	}), "the restarted controller acts on what changed")
 	fmt.Printf("restart to the first corrective write (in-process, caches synced from cold): %s\n", time.Since(started).Round(time.Millisecond))
-	m := waitMigrationPhase(t, "ops", "quiet", "Completed", 2*time.Minute)
+	m := waitMigrationPhase(t, "quiet", "quiet", "Completed", 2*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
 }
 
