@@ -92,6 +92,7 @@ on the home cluster; the other commands are for the admins who drive it.`,
 		newStatusCommand(),
 		newPlanCommand(),
 		newAbandonCommand(),
+		newGatherCommand(),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	return root

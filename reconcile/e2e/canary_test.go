@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -109,6 +110,25 @@ func TestSecretsNeverLeak(t *testing.T) {
 		return progress == "1/2" && sourceLabel(t, "canary-rb") == "Registering"
 	})
 	defer c.stop()
+	// Support's bundle, while the tokens and the scaffolding exist.
+	bundle := gatherBundle(t, "canary")
+	for _, want := range []string{"home/managedclustermigration/ops/canary.yaml", "hubs/hub1/managedcluster/canary-rb.yaml",
+		"hubs/hub2/managedcluster/canary-ok.yaml", "hubs/hub1/version.yaml", "home/version.yaml", "NOTES.txt"} {
+		assert.Contains(t, bundle, want, "the bundle holds %s", want)
+	}
+	assert.Contains(t, bundle["hubs/hub1/managedcluster/canary-rb.yaml"], "migration-phase: Registering", "with its markers")
+	gatheredSecrets := 0
+	for name, text := range bundle {
+		if strings.Contains(name, "/secret/") {
+			gatheredSecrets++
+			assert.Contains(t, text, "REDACTED", name)
+		}
+	}
+	assert.Positive(t, gatheredSecrets, "Secrets are gathered (their values redacted)")
+	var bundleText strings.Builder
+	for name, text := range bundle {
+		fmt.Fprintf(&bundleText, "== %s\n%s\n", name, text)
+	}
 	m := waitTerminal(t, "ops", "canary", 3*time.Minute)
 	var results map[string]string
 	require.NoError(t, json.Unmarshal([]byte(m.GetAnnotations()[reconcile.AnnResults]), &results))
@@ -135,12 +155,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	require.NotEmpty(t, events.Items)
 	require.NotEmpty(t, logs.String())
 
-	places := map[string]string{"the log": logs.String(), "the Events": eventText.String(), "the status": string(status), "the metrics": exposition.String()}
+	places := map[string]string{"the log": logs.String(), "the Events": eventText.String(), "the status": string(status), "the metrics": exposition.String(),
+		"the gather bundle": bundleText.String()}
 	for what, value := range canaries {
 		require.NotEmpty(t, value, what)
 		for where, text := range places {
 			assert.NotContains(t, text, value, "%s appears in %s", what, where)
 		}
+		assert.NotContains(t, bundleText.String(), base64.StdEncoding.EncodeToString([]byte(value)), "%s appears base64-encoded in the gather bundle", what)
 	}
-	t.Logf("%d canaries checked against %d bytes of log, %d Events, status and %d bytes of metrics", len(canaries), len(logs.String()), len(events.Items), exposition.Len())
+	t.Logf("%d canaries checked against %d bytes of log, %d Events, status, %d bytes of metrics and a gather bundle of %d files", len(canaries), len(logs.String()), len(events.Items), exposition.Len(), len(bundle))
 }

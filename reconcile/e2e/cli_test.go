@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,4 +116,32 @@ func planOf(t *testing.T, m migrationSpec) (cliPlan, int) {
 	var p cliPlan
 	require.NoError(t, json.Unmarshal([]byte(out), &p), "exit %d: %s", code, out)
 	return p, code
+}
+
+// gatherBundle runs `hubmigrate gather` for the migrations named (in ops)
+// and returns the files of its tarball by name.
+func gatherBundle(t *testing.T, names ...string) map[string]string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	out, code := hubmigrateCLI(t, append([]string{"gather", "-f", file, "--hubmigrate-namespace", envtest.ProductNamespace}, names...)...)
+	require.Equal(t, 0, code, out)
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	files := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		files[h.Name] = string(data)
+	}
+	t.Logf("hubmigrate gather: %s%d files; NOTES.txt:\n%s", out, len(files), files["NOTES.txt"])
+	return files
 }
