@@ -49,7 +49,7 @@ GOARCH   ?= $(shell go env GOARCH)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 IMAGE_REPOSITORY ?= quay.io/hubmigrate/hubmigrate
 
-.PHONY: help test crashtest bench vet binaries demo clean-binaries mutation build image fuzz
+.PHONY: help test crashtest killtest bench vet binaries demo clean-binaries mutation build image fuzz
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ fuzz: ## Fuzz every parser of what others write (FUZZTIME per target, default 2m
 
 crashtest: binaries ## Crash the controller at every write k in 1..W, before and after sending it, forward and rollback paths (~2 h on 2 cores; make test runs a subset).
 	HUBMIGRATE_CRASHTEST=full go test -race -count=1 -v -timeout 180m -run 'TestCrash' ./reconcile/e2e/
+
+killtest: binaries ## SIGKILL the hubmigrate binary 20 times over a migration of 200 simulated clusters, and its leader mid-Registering (make test runs a small one).
+	HUBMIGRATE_KILLTEST=full go test -race -count=1 -v -timeout 60m -run 'TestBinarySurvivesSIGKILL|TestLeaderKilledMidRegistering' ./reconcile/e2e/
 
 bench: binaries ## Benchmarks that print figures (simulator scale, ...).
 	go test -count=1 -run '^$$' -bench . -benchtime 3x -timeout 30m ./...
