@@ -116,7 +116,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"hubs/hub2/managedcluster/canary-ok.yaml", "hubs/hub1/version.yaml", "home/version.yaml", "NOTES.txt"} {
 		assert.Contains(t, bundle, want, "the bundle holds %s", want)
 	}
-	assert.Contains(t, bundle["hubs/hub1/managedcluster/canary-rb.yaml"], "migration-phase: Registering", "with its markers")
+	assert.Contains(t, bundle["hubs/hub1/managedcluster/canary-rb.yaml"], reconcile.AnnOwner+": ops/canary/", "with its markers")
 	gatheredSecrets := 0
 	for name, text := range bundle {
 		if strings.Contains(name, "/secret/") {

@@ -182,7 +182,7 @@ func TestBinarySurvivesSIGKILL(t *testing.T) {
 	createMigration(t, migrationSpec{namespace: "kill", name: "kill", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "10m"})
 	var latencies []time.Duration
 	var moments []string
-	restartedAgents := false
+	restarted := map[string]bool{}
 	for i := 0; i < cfg.kills; i++ {
 		first, err := r.firstWrite(t, 2*time.Minute)
 		require.NoError(t, err, "replica %d acts; its log:\n%s", i, r.tail())
@@ -194,12 +194,12 @@ func TestBinarySurvivesSIGKILL(t *testing.T) {
 		if done == len(clusters) {
 			break
 		}
-		if !restartedAgents && i >= cfg.kills/2 {
+		if len(restarted) == 0 && i >= cfg.kills/2 {
 			// Klusterlets restarted mid-switch, as a node drain would.
 			for _, c := range clusters {
 				if sourceLabel(t, c) == "Registering" {
 					require.NoError(t, simulator.RestartAgent(c))
-					restartedAgents = true
+					restarted[c] = true
 				}
 			}
 		}
@@ -208,10 +208,10 @@ func TestBinarySurvivesSIGKILL(t *testing.T) {
 		r = p.start("hubmigrate-0")
 	}
 	m := waitMigrationPhase(t, "kill", "kill", "Completed", 15*time.Minute)
-	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
+	checkMigratedRestarted(t, snap, m, "hub1", "hub2", clusters, restarted)
 
 	slices.Sort(latencies)
-	fmt.Printf("SIGKILL series (%d clusters, seed %d): %d kills, at phase counts:\n", len(clusters), cfg.seed, len(moments))
+	fmt.Printf("SIGKILL series (%d clusters, seed %d): %d kills (%d klusterlets restarted mid-Registering), at phase counts:\n", len(clusters), cfg.seed, len(moments), len(restarted))
 	for i, c := range moments {
 		fmt.Printf("  kill %2d: %s\n", i+1, c)
 	}
@@ -256,14 +256,21 @@ func TestLeaderKilledMidRegistering(t *testing.T) {
 	require.Zero(t, standby.actions(), "the standby did nothing")
 	leader.kill()
 	killed := time.Now()
+	kube, _ := clients(t, "home")
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		l, err := kube.CoordinationV1().Leases(envtest.ProductNamespace).Get(ctx, "hubmigrate", metav1.GetOptions{})
+		return err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == standby.pod, nil
+	}), "the standby takes the Lease; its log:\n%s", standby.tail())
+	took := time.Since(killed)
 	for _, c := range clusters {
 		require.NoError(t, simulator.NeverFileCSROn(c, "hub2", false))
 		require.NoError(t, simulator.RestartAgent(c))
 	}
 	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 		return standby.actions() > 0, nil
-	}), "the standby takes over; its log:\n%s", standby.tail())
-	fmt.Printf("leader (lease %s) SIGKILLed mid-Registering: the standby acted after %s\n", lease, time.Since(killed).Round(10*time.Millisecond))
+	}), "the standby acts; its log:\n%s", standby.tail())
+	fmt.Printf("leader (lease %s) SIGKILLed mid-Registering: the standby held the Lease after %s\n", lease, took.Round(10*time.Millisecond))
+	require.Less(t, took, 3*lease, "the standby takes over once the dead leader's Lease expires")
 	m := waitMigrationPhase(t, "failover", "failover", "Completed", 5*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
 	deleteMigration(t, "failover", "failover")

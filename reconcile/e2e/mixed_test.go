@@ -45,7 +45,7 @@ func TestMixedOutcomeThenRetry(t *testing.T) {
 	defer ctrl.stop()
 	m := waitMigrationPhase(t, "ops", "mixed", "Failed", 3*time.Minute)
 	progress, _, _ := unstructured.NestedString(m.Object, "status", "progress")
-	assert.Equal(t, "7/10", progress)
+	assert.Equal(t, "7/10 (3 failed)", progress, "what did not go forward, in the printer column")
 	failed, _, _ := unstructured.NestedSlice(m.Object, "status", "failedClusters")
 	var named []string
 	for _, f := range failed {
