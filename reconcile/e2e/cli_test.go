@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -142,6 +144,11 @@ func gatherBundle(t *testing.T, names ...string) map[string]string {
 		require.NoError(t, err)
 		files[h.Name] = string(data)
 	}
-	t.Logf("hubmigrate gather: %s%d files; NOTES.txt:\n%s", out, len(files), files["NOTES.txt"])
+	var listing []string
+	for name := range files {
+		listing = append(listing, name)
+	}
+	sort.Strings(listing)
+	t.Logf("hubmigrate gather: %s%s\nNOTES.txt:\n%s", out, strings.Join(listing, "\n"), files["NOTES.txt"])
 	return files
 }
