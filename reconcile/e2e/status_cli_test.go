@@ -68,12 +68,12 @@ func TestStatusCommand(t *testing.T) {
 	c.stop()
 
 	// Read-only: nothing on home or the hubs changes while it looks.
-	before := resourceVersions(t, homeDyn, hub1)
+	before := resourceVersions(t, homeDyn, hub1, clusters...)
 	args := []string{"status", "status", "--hubmigrate-namespace", envtest.ProductNamespace}
 	out, code := hubmigrateCLI(t, args...)
 	require.Equal(t, 0, code, out)
 	t.Logf("hubmigrate status:\n%s", out)
-	assert.Equal(t, before, resourceVersions(t, homeDyn, hub1), "status wrote nothing")
+	assert.Equal(t, before, resourceVersions(t, homeDyn, hub1, clusters...), "status wrote nothing")
 	assert.Contains(t, out, "managedclustermigration ops/status: Registering, hub1 → hub2, 1/2 completed\n")
 	assert.Regexp(t, `\nst-done\s+Completed\s+\S+\s+-\s+-\n`, out)
 	assert.Regexp(t, `\nst-held\s+Registering\s+\d+[sm]\S*\s+-\s+waiting for the agent's CSR on the target\n`, out)
@@ -134,23 +134,22 @@ func TestStatusCommand(t *testing.T) {
 }
 
 // resourceVersions are the resource versions of every migration on home
-// and every ManagedCluster on hub1: a write anywhere there changes one.
-func resourceVersions(t *testing.T, home, hub1 dynamic.Interface) map[string]string {
+// and of the clusters' ManagedClusters on hub1 (others' may change under
+// their own agents): a write by the CLI there changes one.
+func resourceVersions(t *testing.T, home, hub1 dynamic.Interface, clusters ...string) map[string]string {
 	t.Helper()
+	ctx := context.Background()
 	out := map[string]string{}
-	for what, list := range map[string]func() (*unstructured.UnstructuredList, error){
-		"migration": func() (*unstructured.UnstructuredList, error) {
-			return home.Resource(reconcile.MigrationGVR).Namespace("").List(context.Background(), metav1.ListOptions{})
-		},
-		"managedcluster": func() (*unstructured.UnstructuredList, error) {
-			return hub1.Resource(reconcile.ManagedClusterGVR).List(context.Background(), metav1.ListOptions{})
-		},
-	} {
-		l, err := list()
-		require.NoError(t, err)
-		require.NotEmpty(t, l.Items)
-		for _, item := range l.Items {
-			out[what+" "+item.GetNamespace()+"/"+item.GetName()] = item.GetResourceVersion()
+	l, err := home.Resource(reconcile.MigrationGVR).Namespace("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, l.Items)
+	for _, item := range l.Items {
+		out["migration "+item.GetNamespace()+"/"+item.GetName()] = item.GetResourceVersion()
+	}
+	for _, c := range clusters {
+		mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, c, metav1.GetOptions{})
+		if err == nil {
+			out["managedcluster "+c] = mc.GetResourceVersion()
 		}
 	}
 	return out
