@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
@@ -108,6 +111,9 @@ func (p cliPlan) verdicts() map[string]string {
 // (from a file, as an admin would write it): the plan and the exit code.
 func planOf(t *testing.T, m migrationSpec) (cliPlan, int) {
 	t.Helper()
+	// The admin's namespace exists (createMigration makes it too).
+	kube, _ := clients(t, "home")
+	_, _ = kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.namespace}}, metav1.CreateOptions{})
 	data, err := yaml.Marshal(m.object().Object)
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), m.name+".yaml")

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/hubmigrate/hubmigrate/envtest"
@@ -144,25 +142,38 @@ func (r *replica) tail() string {
 	return strings.Join(lines[max(0, len(lines)-30):], "\n")
 }
 
-// phaseCounts is the migration's clusterCounts, as a sorted "Phase=n" list.
-func phaseCounts(t *testing.T, namespace, name string) (string, int) {
-	_, home := clients(t, "home")
-	m, err := home.Resource(reconcile.MigrationGVR).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		return err.Error(), 0
-	}
-	counts, _, _ := unstructured.NestedMap(m.Object, "status", "clusterCounts")
-	var parts []string
-	done := 0
-	for phase, n := range counts {
-		parts = append(parts, fmt.Sprintf("%s=%v", phase, n))
-		if phase == "Completed" || phase == "Failed" {
-			v, _ := n.(int64)
-			done += int(v)
+// phaseRank orders the phases of the forward path.
+var phaseRank = map[string]int{"": 0, "Validating": 0, "Initializing": 1, "Deploying": 2, "Registering": 3, "Cleaning": 4, "Completed": 5}
+
+// progressOf is how far the clusters are, from the phase labels on both
+// hubs (the target's speaks once the source is gone): the sum of their
+// ranks, and how many are in each phase. The migration's status is no
+// measure here: a process killed before its first reconcile of 200
+// clusters ends has not written it.
+func progressOf(t *testing.T, clusters []string) (int, map[string]int) {
+	phase := map[string]string{}
+	for _, h := range []string{"hub1", "hub2"} {
+		_, dyn := clients(t, h)
+		list, err := dyn.Resource(reconcile.ManagedClusterGVR).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		for _, mc := range list.Items {
+			if p := mc.GetLabels()[reconcile.LabelPhase]; phaseRank[p] > phaseRank[phase[mc.GetName()]] {
+				phase[mc.GetName()] = p
+			}
 		}
 	}
-	sort.Strings(parts)
-	return strings.Join(parts, " "), done
+	score, counts := 0, map[string]int{}
+	for _, c := range clusters {
+		p := phase[c]
+		if p == "" {
+			p = "Validating"
+		}
+		score += phaseRank[p]
+		counts[p]++
+	}
+	return score, counts
 }
 
 // The real binary SIGKILLed again and again, at seeded moments spread over
@@ -183,15 +194,25 @@ func TestBinarySurvivesSIGKILL(t *testing.T) {
 	var latencies []time.Duration
 	var moments []string
 	restarted := map[string]bool{}
+	// The kills are spread over the whole migration by its progress as the
+	// markers show it (each cluster's phase rank, 0 unclaimed … 5
+	// Completed): kill i waits for i/(kills+1) of the way.
+	total := len(clusters) * phaseRank["Completed"]
 	for i := 0; i < cfg.kills; i++ {
 		first, err := r.firstWrite(t, 2*time.Minute)
 		require.NoError(t, err, "replica %d acts; its log:\n%s", i, r.tail())
 		if i > 0 {
 			latencies = append(latencies, first)
 		}
-		time.Sleep(time.Duration(200+rng.IntN(2800)) * time.Millisecond)
-		counts, done := phaseCounts(t, "kill", "kill")
-		if done == len(clusters) {
+		goal := (i + 1) * total / (cfg.kills + 1)
+		var score int
+		var counts map[string]int
+		require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 10*time.Minute, true, func(context.Context) (bool, error) {
+			score, counts = progressOf(t, clusters)
+			return score >= goal, nil
+		}), "the migration progresses to %d/%d before kill %d; log:\n%s", goal, total, i+1, r.tail())
+		time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		if counts["Completed"] == len(clusters) {
 			break
 		}
 		if len(restarted) == 0 && i >= cfg.kills/2 {
@@ -204,14 +225,14 @@ func TestBinarySurvivesSIGKILL(t *testing.T) {
 			}
 		}
 		r.kill()
-		moments = append(moments, counts)
+		moments = append(moments, fmt.Sprintf("%3d%% %v", 100*score/total, counts))
 		r = p.start("hubmigrate-0")
 	}
 	m := waitMigrationPhase(t, "kill", "kill", "Completed", 15*time.Minute)
 	checkMigratedRestarted(t, snap, m, "hub1", "hub2", clusters, restarted)
 
 	slices.Sort(latencies)
-	fmt.Printf("SIGKILL series (%d clusters, seed %d): %d kills (%d klusterlets restarted mid-Registering), at phase counts:\n", len(clusters), cfg.seed, len(moments), len(restarted))
+	fmt.Printf("SIGKILL series (%d clusters, seed %d): %d kills (%d klusterlets restarted mid-Registering), at progress and phases (labels):\n", len(clusters), cfg.seed, len(moments), len(restarted))
 	for i, c := range moments {
 		fmt.Printf("  kill %2d: %s\n", i+1, c)
 	}
