@@ -70,6 +70,7 @@ type Controller struct {
 	byUID   map[string]string                 // migration UID → key
 	resumed map[string]bool                   // keys whose in-flight work was reported after this start
 	clocks  map[string][]metrics.ClusterClock // key → its clusters in flight, as its last plan saw them (metrics only)
+	waits   map[string]waits                  // key → its unclaimed clusters' waits, as this process saw them (waits.go)
 
 	lastProgress atomic.Int64 // unix nanoseconds a worker last picked or finished a migration (Healthy)
 	waitingSince atomic.Int64 // unix nanoseconds Healthy first saw the queue non-empty; 0: empty
@@ -92,6 +93,7 @@ func NewController(cfg Config, home dynamic.Interface, registry func(onEvent inf
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "migrations"}),
 		index: map[string]map[string]bool{}, byUID: map[string]string{}, resumed: map[string]bool{},
 		clocks: map[string][]metrics.ClusterClock{},
+		waits:  map[string]waits{},
 	}
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(home, cfg.Resync)
 	c.migrations = factory.ForResource(MigrationGVR).Informer()
@@ -135,6 +137,7 @@ func (c *Controller) migrationChanged(obj any, deleted bool) {
 		delete(c.byUID, string(u.GetUID()))
 		delete(c.resumed, key)
 		delete(c.clocks, key)
+		delete(c.waits, key)
 		c.mu.Unlock()
 		return
 	}
@@ -354,7 +357,9 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 			return 0, c.abandon(ctx, u, srcErr, tgtErr)
 		}
 	}
+	f.Waiting = c.waitsOf(key, u.GetUID())
 	plan := PlanMigration(f)
+	c.rememberWaits(key, u.GetUID(), plan)
 	c.reportResumption(ctx, key, plan)
 	c.recordClocks(key, u, plan)
 	for _, note := range plan.Notes {
@@ -378,6 +383,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		// Only that cluster's actions (and the records on the migration)
 		// are performed again: the others' ran already from these same facts.
 		plan = PlanMigration(f)
+		c.rememberWaits(key, u.GetUID(), plan)
 		err = errors.Join(othersErrors(err, cluster), c.perform(ctx, u, ex, plan.only(cluster)))
 	}
 	if err != nil {
@@ -628,7 +634,7 @@ func (c *Controller) recordClocks(key string, u *unstructured.Unstructured, plan
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(clocks) == 0 {
+	if len(clocks) == 0 || !c.storedLocked(key) {
 		delete(c.clocks, key)
 		return
 	}

@@ -52,6 +52,13 @@ type Facts struct {
 	// owner or UID label) but whose seal does not verify, by UID, each with
 	// what it is: nothing is done on their word (SPEC "Trust boundaries").
 	Unsealed map[types.UID]string
+	// Waiting is when this process first saw each unclaimed cluster waiting
+	// on something transient (unavailable, a hub not ready, its klusterlet
+	// work not applied), continuously since: the plan's Waiting, fed back.
+	// It is the only clock a wait before the claim is measured with beside
+	// started-at, so a cluster never fails for the time hubmigrate took to
+	// look at it. A restart forgets it, which can only postpone a failure.
+	Waiting map[string]time.Time
 }
 
 // MigrationFacts is the migration object.

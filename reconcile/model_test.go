@@ -204,6 +204,7 @@ func (m *mdlMachine) reconcile(view mdlView, limit int) Plan {
 		return Plan{}
 	}
 	p := PlanMigration(f)
+	w.waiting = p.Waiting
 	if view.fresh && len(p.Actions) == 0 && mdlAllTerminal(p) {
 		m.converged = &p
 	}
@@ -313,6 +314,7 @@ func (m *mdlMachine) actions() map[string]func(*rapid.T) {
 			k := rapid.IntRange(1, len(p.Actions)).Draw(t, "writes-before-crash")
 			w.logf("step %d: reconcile, crash after %d of %d writes", m.step, k, len(p.Actions))
 			w.perform(f, p, k)
+			w.waiting = nil
 		},
 		"Progress": func(t *rapid.T) {
 			w.logf("step %d: every agent and hub controller, then a reconcile", m.step)

@@ -228,6 +228,9 @@ type mdlWorld struct {
 	noBootstrapRole bool
 	log             func(format string, args ...any)
 	typed           map[*unstructured.Unstructured]any
+	// waiting is the controller's memory of unclaimed clusters' waits
+	// (Plan.Waiting fed back as Facts.Waiting); a crash forgets it.
+	waiting map[string]time.Time
 }
 
 func (w *mdlWorld) logf(format string, args ...any) {
@@ -613,9 +616,9 @@ func (w *mdlWorld) facts(v mdlView) *Facts {
 	}
 	f := &Facts{
 		Now: w.now, HomeID: mdlHomeID, BootstrapNamespace: mdlBootNS, BootstrapSecretNamespace: mdlSecretNS,
-		Migration: m,
-		Source:    HubFacts{Reachable: true, ServesKlusterletConfig: true, BootstrapClusterRole: true},
-		Target:    HubFacts{Reachable: true, ServesKlusterletConfig: true, BootstrapClusterRole: !w.noBootstrapRole, RegistrationAddress: "https://hub2:6443"},
+		Migration: m, Waiting: w.waiting,
+		Source: HubFacts{Reachable: true, ServesKlusterletConfig: true, BootstrapClusterRole: true},
+		Target: HubFacts{Reachable: true, ServesKlusterletConfig: true, BootstrapClusterRole: !w.noBootstrapRole, RegistrationAddress: "https://hub2:6443"},
 	}
 	src, tgt := v.hubs[mdlSource], v.hubs[mdlTarget]
 	ours := func(u *unstructured.Unstructured) *unstructured.Unstructured {

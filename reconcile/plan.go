@@ -22,6 +22,9 @@ type Plan struct {
 	// the hubs' readiness, Hubs being why they are not ready, if they are not).
 	Live bool
 	Hubs *HubProblem
+	// Waiting: the unclaimed clusters waiting on something transient, each
+	// with when it was first seen waiting (Facts.Waiting of the next plan).
+	Waiting map[string]time.Time
 }
 
 // ClusterOutcome is where one cluster is, and why it is not moving if it is not.

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,9 +31,15 @@ func unseen(w *world, role HubRole, problem, message string) *world {
 	return w
 }
 
-// pastValidating moves the clock past the Validating timeout from started-at.
+// pastValidating moves the clock past the Validating timeout from started-at,
+// the controller having seen every cluster waiting since then.
 func pastValidating(w *world) *world {
-	w.f.Now = since(w.f.Migration.Annotations[AnnStartedAt]).Add(defaultStageTimeout)
+	start := since(w.f.Migration.Annotations[AnnStartedAt])
+	w.f.Now = start.Add(defaultStageTimeout)
+	w.f.Waiting = map[string]time.Time{}
+	for _, c := range w.f.Clusters {
+		w.f.Waiting[c.Name] = start
+	}
 	return w
 }
 

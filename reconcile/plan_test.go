@@ -93,10 +93,11 @@ func TestPlanForwardPath(t *testing.T) {
 			check: func(t *testing.T, p Plan) { assert.Equal(t, "AlreadyOnTarget", p.Clusters[0].Reason) },
 		},
 		{
-			name: "an unavailable cluster is not claimed; woken at the stage deadline",
+			name: "an unavailable cluster, seen so since the start, is not claimed; woken at the stage deadline",
 			world: func(*testing.T) *world {
 				w := newWorld()
 				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
+				w.f.Waiting = map[string]time.Time{"c1": testNow.Add(-2 * time.Minute)}
 				return w
 			},
 			phase: Validating,
@@ -105,16 +106,86 @@ func TestPlanForwardPath(t *testing.T) {
 			},
 		},
 		{
-			name: "still unavailable past the stage timeout: failed before a claim",
+			name: "still unavailable past the stage timeout, seen so since the start: failed before a claim",
 			world: func(*testing.T) *world {
 				w := newWorld()
 				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
 				w.f.Now = testNow.Add(4 * time.Minute)
+				w.f.Waiting = map[string]time.Time{"c1": testNow.Add(-2 * time.Minute)}
 				return w
 			},
 			want:  []string{"Update home managedclustermigrations move"},
 			phase: Failed,
 			check: func(t *testing.T, p Plan) { assert.Equal(t, "Unavailable", p.Clusters[0].Reason) },
+		},
+		{
+			name: "unavailable when first looked at, long after the start: not failed for hubmigrate's own slowness; a full timeout from now",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
+				w.f.Now = testNow.Add(time.Hour)
+				return w
+			},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, "the cluster is not available on the source", p.Clusters[0].Waiting)
+				assert.Equal(t, map[string]time.Time{"c1": testNow.Add(time.Hour)}, p.Waiting, "the wait's start, for the next plan")
+				assert.Equal(t, 5*time.Minute+10*time.Millisecond, p.Requeue)
+			},
+		},
+		{
+			name: "seen unavailable for less than the timeout, the start long past: waits until the timeout from when it was first seen",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
+				w.f.Now = testNow.Add(time.Hour)
+				w.f.Waiting = map[string]time.Time{"c1": testNow.Add(time.Hour - 4*time.Minute), "gone": testNow}
+				return w
+			},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, map[string]time.Time{"c1": testNow.Add(time.Hour - 4*time.Minute)}, p.Waiting, "kept; a cluster no longer waiting is dropped")
+				assert.Equal(t, time.Minute+10*time.Millisecond, p.Requeue)
+			},
+		},
+		{
+			name: "a wait seen since before the start counts from the start",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
+				w.f.Waiting = map[string]time.Time{"c1": testNow.Add(-time.Hour)}
+				return w
+			},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, 3*time.Minute+10*time.Millisecond, p.Requeue, "5m from started-at, 2m ago")
+			},
+		},
+		{
+			name: "a wait seen since a time after now (the clock went back) starts now",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.c().Source.MC = mc("c1", true, nil, nil, "Joined")
+				w.f.Now = testNow.Add(time.Hour)
+				w.f.Waiting = map[string]time.Time{"c1": testNow.Add(2 * time.Hour)}
+				return w
+			},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) {
+				assert.Equal(t, map[string]time.Time{"c1": testNow.Add(time.Hour)}, p.Waiting)
+				assert.Equal(t, 5*time.Minute+10*time.Millisecond, p.Requeue)
+			},
+		},
+		{
+			name: "available and claimable: not waiting",
+			world: func(*testing.T) *world {
+				w := newWorld()
+				w.f.Waiting = map[string]time.Time{"c1": testNow}
+				return w
+			},
+			want:  []string{"Update source managedclusters c1"},
+			phase: Validating,
+			check: func(t *testing.T, p Plan) { assert.Empty(t, p.Waiting) },
 		},
 		{
 			name: "absent from the source: failed before a claim",

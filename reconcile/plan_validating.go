@@ -1,5 +1,7 @@
 package reconcile
 
+import "time"
+
 // planValidating checks a cluster this migration has not claimed, then
 // claims it in one resourceVersion-guarded write (owner, label, phase-since),
 // taking over the records of a terminal migration if there are any.
@@ -76,14 +78,14 @@ func (p *planner) hubsNotReady() *HubProblem {
 func (p *planner) hubsObserved() bool { return p.f.Source.Reachable && p.f.Target.Reachable }
 
 // planUnobserved is all that can be said of a cluster whose source hub
-// cannot be seen: its phase is Unknown. Past the Validating timeout (from
-// started-at) it is recorded as failed before a claim; should the hub come
+// cannot be seen: its phase is Unknown. Once it has waited out the Validating
+// timeout (waitedOut) it is recorded as failed before a claim; should the hub come
 // back showing this migration's claim, the claim wins and the cluster goes
 // on (planCluster reads the facts before the record). Until the source is
 // seen, results are not written (finish).
 func (p *planner) planUnobserved(cf *ClusterFacts) {
 	hp := p.hubsNotReady()
-	if !p.f.Migration.Deleting && p.expired(since(p.f.Migration.Annotations[AnnStartedAt]), Validating) {
+	if !p.f.Migration.Deleting && p.waitedOut(cf.Name) {
 		p.failUnclaimed(cf.Name, hp.Reason, hp.Message+" (past the stage timeout)")
 		return
 	}
@@ -97,14 +99,38 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// waitOrFail waits for a transient condition until the Validating timeout,
-// measured from the migration's started-at (no cluster clock before a claim).
+// waitOrFail waits for a transient condition until the cluster has waited
+// out the Validating timeout (waitedOut).
 func (p *planner) waitOrFail(c, reason, why string) {
-	if p.expired(since(p.f.Migration.Annotations[AnnStartedAt]), Validating) {
+	if p.waitedOut(c) {
 		p.failUnclaimed(c, reason, why+" (past the stage timeout)")
 		return
 	}
 	p.outcome(c, Validating, why)
+}
+
+// waitedOut: an unclaimed cluster has been waiting on something transient
+// for the whole Validating timeout — from the migration's started-at (there
+// is no cluster clock before a claim) and, as well, from when this process
+// first saw it waiting. The second clock is what keeps a cluster that
+// hubmigrate had not yet looked at (thousands queued for their claims, a
+// hub's caches syncing, a restart) from failing the moment it is looked at:
+// the condition must have been observed for the timeout. It records the
+// wait, so the controller can hand its start back to the next plan.
+func (p *planner) waitedOut(c string) bool {
+	seen, ok := p.f.Waiting[c]
+	if !ok || seen.After(p.f.Now) {
+		seen = p.f.Now
+	}
+	if p.plan.Waiting == nil {
+		p.plan.Waiting = map[string]time.Time{}
+	}
+	p.plan.Waiting[c] = seen
+	start := since(p.f.Migration.Annotations[AnnStartedAt])
+	if start.IsZero() || seen.After(start) {
+		start = seen
+	}
+	return p.expired(start, Validating)
 }
 
 // failUnclaimed fails a cluster this migration never claimed: the reason is
