@@ -49,7 +49,7 @@ GOARCH   ?= $(shell go env GOARCH)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 IMAGE_REPOSITORY ?= quay.io/hubmigrate/hubmigrate
 
-.PHONY: help test crashtest killtest bench vet binaries demo clean-binaries mutation build image fuzz
+.PHONY: help test promtool-test crashtest killtest bench vet binaries demo clean-binaries mutation build image fuzz
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -65,9 +65,24 @@ image: build ## The OCI image as a tarball for `docker load` / `podman load` (bi
 	go run ./cmd/imagebuild --binary bin/linux/hubmigrate --output bin/hubmigrate-image.tar \
 		--repository $(IMAGE_REPOSITORY) --version $(VERSION) --revision $(REVISION) --arch $(GOARCH)
 
-test: binaries ## Run every test, on real API servers (builds missing control-plane binaries first).
+test: binaries ## Run every test, on real API servers (builds missing control-plane binaries first), and the alert rule tests.
 	go vet ./...
+	cd manifests/alerttest && go test -race -count=1 ./...
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# The alert rule tests with the real promtool, built from the alert test
+# module (its go.mod pins Prometheus) and cached like the control planes:
+# its service-discovery plugins take ~6 minutes to compile on 2 cores, so
+# make test runs the same file with Prometheus's engine instead.
+PROMETHEUS_VERSION := $(shell awk '$$1=="github.com/prometheus/prometheus"{print $$2}' manifests/alerttest/go.mod)
+PROMTOOL := $(TOOLS)/promtool-$(PROMETHEUS_VERSION)
+
+promtool-test: $(PROMTOOL) ## Run the alert rule tests with promtool itself (builds it once, ~6 minutes cold).
+	cd manifests/alerttest && $(PROMTOOL) test rules hubmigrate.test.yaml
+
+$(PROMTOOL):
+	@mkdir -p $(@D)
+	cd manifests/alerttest && go build -o $@.tmp github.com/prometheus/prometheus/cmd/promtool && mv $@.tmp $@
 
 # (make test runs each target's seed corpus as a test; fuzzing itself first
 # builds every dependency with coverage instrumentation, ~8 CPU-minutes cold.)
@@ -91,9 +106,10 @@ mutation: ## Mutation testing of the planner and CSR checks (gremlins, ~1 h on 2
 	HUBMIGRATE_UNIT_ONLY=1 $(TOOLS)/gremlins unleash --workers 2 --timeout-coefficient 5 \
 		$(MUTATION_EXCLUDE) --output mutation.json --threshold-efficacy 90 ./reconcile
 
-vet: ## go vet the product and the tools module.
+vet: ## go vet the product and the tools and alert test modules.
 	go vet ./...
 	cd envtest/tools && go vet ./...
+	cd manifests/alerttest && go vet ./...
 
 binaries: $(ETCD_BIN)/etcd $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/kube-controller-manager ## Build the control-plane binaries from Go modules (cached).
 

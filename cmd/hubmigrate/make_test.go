@@ -22,6 +22,9 @@ func TestMakeTestRunsEveryPackage(t *testing.T) {
 	if !strings.Contains(plan, "go test -race") || !strings.Contains(plan, " ./...") {
 		t.Errorf("make test does not run go test -race ./...:\n%s", plan)
 	}
+	if !strings.Contains(plan, "cd manifests/alerttest && go test -race") {
+		t.Errorf("make test does not run the alert rule tests (a module of their own):\n%s", plan)
+	}
 	if strings.Contains(plan, "HUBMIGRATE_CRASHTEST=full") {
 		t.Errorf("make test runs the full crash sweep:\n%s", plan)
 	}
