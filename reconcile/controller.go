@@ -47,6 +47,9 @@ type Config struct {
 	// whoever may create a migration there borrows the hub credentials.
 	// Empty: every namespace (tests only; the binary always sets it).
 	MigrationNamespaces []string
+	// ActionConcurrency is how many clusters of one migration have an
+	// action in flight at once (0: DefaultActionConcurrency).
+	ActionConcurrency int
 }
 
 // inScope: a migration in this namespace may drive the hub credentials.
@@ -366,7 +369,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		logger.Info(note)
 	}
 	ex := &executor{source: source, target: target, home: c.home, facts: f, seals: sealer}
-	err = c.perform(ctx, u, ex, plan)
+	err = c.perform(ctx, u, ex.execute, plan)
 	var denied *errDenied
 	var collision *errCollision
 	cluster := ""
@@ -384,7 +387,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		// are performed again: the others' ran already from these same facts.
 		plan = PlanMigration(f)
 		c.rememberWaits(key, u.GetUID(), plan)
-		err = errors.Join(othersErrors(err, cluster), c.perform(ctx, u, ex, plan.only(cluster)))
+		err = errors.Join(othersErrors(err, cluster), c.perform(ctx, u, ex.execute, plan.only(cluster)))
 	}
 	if err != nil {
 		_ = c.writeStatus(ctx, u, plan)
@@ -458,50 +461,6 @@ func flatten(err error) []error {
 		return nil
 	}
 	return []error{err}
-}
-
-// perform executes a plan's actions in order and records their Events. The
-// clusters move on their own: an action that fails ends its cluster's turn
-// (its later actions wait for the next plan) but not the others'. A failed
-// action on the migration itself, or one all clusters share, ends the turn
-// of every cluster.
-func (c *Controller) perform(ctx context.Context, u *unstructured.Unstructured, ex *executor, plan Plan) error {
-	var errs []error
-	stopped := map[string]bool{}
-	done := make([]bool, len(plan.Actions))
-	for i, a := range plan.Actions {
-		if stopped[a.Cluster] {
-			continue
-		}
-		err := ex.execute(ctx, a)
-		metrics.Actions.WithLabelValues(string(a.Kind), resultOf(err)).Inc()
-		if err != nil {
-			errs = append(errs, &actionError{cluster: a.Cluster, err: err})
-			if a.Cluster == "" || a.Hub == Home {
-				break
-			}
-			stopped[a.Cluster] = true
-			continue
-		}
-		done[i] = true
-		if a.Event != "" && c.recorder != nil && a.Hub != Home {
-			kind := corev1.EventTypeNormal
-			if a.Event == "MarkerCorrected" {
-				kind = corev1.EventTypeWarning
-			}
-			target := a.Cluster
-			if target == "" {
-				target = "migration"
-			}
-			c.recorder.Eventf(u, kind, a.Event, "%s: %s", target, a.Why)
-		}
-	}
-	for i, a := range plan.Actions {
-		if done[i] && a.Event != "" && c.recorder != nil && a.Hub == Home {
-			c.recorder.Eventf(u, corev1.EventTypeNormal, a.Event, "%s", a.Why)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // onlyReplans: every error in err asks for a new plan.

@@ -56,6 +56,9 @@ type planner struct {
 	unclaimed map[string]string
 	// recorded are those already on the migration.
 	recorded map[string]string
+	// sharedPlanned: a write of the migration's shared bootstrap identity
+	// is in this plan already (one cluster makes it; the others wait).
+	sharedPlanned bool
 }
 
 // PlanMigration is the pure planner: from the facts of one migration and the

@@ -35,12 +35,23 @@ func (p *planner) planInitializing(cf *ClusterFacts) {
 	}
 	name := ScaffoldingName(cf.Name, p.owner.UID)
 	switch {
-	case p.f.ServiceAccount == nil:
-		p.create(Target, cf.Name, ServiceAccountGVR, p.serviceAccount(), "the migration's bootstrap identity")
-	case p.f.Binding == nil && !p.f.Target.BootstrapClusterRole && p.f.ClusterRole == nil:
-		p.create(Target, cf.Name, ClusterRoleGVR, p.bootstrapClusterRole(), "the target has no OCM bootstrap ClusterRole: one with its rules")
-	case p.f.Binding == nil:
-		p.create(Target, cf.Name, ClusterRoleBindingGVR, p.binding(), "bind it to the bootstrap role")
+	case p.f.ServiceAccount == nil, p.f.Binding == nil:
+		// The migration's shared bootstrap identity: made by the first
+		// cluster to need it; the others wait for it instead of writing
+		// the same object again beside it.
+		if p.sharedPlanned {
+			p.outcome(cf.Name, Initializing, "waiting for the migration's bootstrap identity")
+			return
+		}
+		p.sharedPlanned = true
+		switch {
+		case p.f.ServiceAccount == nil:
+			p.create(Target, cf.Name, ServiceAccountGVR, p.serviceAccount(), "the migration's bootstrap identity")
+		case !p.f.Target.BootstrapClusterRole && p.f.ClusterRole == nil:
+			p.create(Target, cf.Name, ClusterRoleGVR, p.bootstrapClusterRole(), "the target has no OCM bootstrap ClusterRole: one with its rules")
+		default:
+			p.create(Target, cf.Name, ClusterRoleBindingGVR, p.binding(), "bind it to the bootstrap role")
+		}
 	case cf.Target.Anchor == nil:
 		p.create(Target, cf.Name, SecretGVR, p.scaffold("v1", "Secret", p.f.BootstrapNamespace, name), "the anchor of the cluster's token")
 	case cf.Source.BootstrapSecret == nil:

@@ -42,6 +42,7 @@ type options struct {
 	metricsAddr, healthAddr  string
 	resync                   time.Duration
 	workers                  int
+	actionConcurrency        int
 	bootstrapNamespace       string
 	bootstrapSecretNamespace string
 	localRegistrationAddress string
@@ -67,6 +68,7 @@ func controllerMain(args []string) int {
 	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (empty: off)")
 	flag.DurationVar(&o.resync, "resync-period", 10*time.Minute, "how often every cache is resynced (a converged world costs no writes)")
 	flag.IntVar(&o.workers, "workers", 4, "migrations reconciled at once")
+	flag.IntVar(&o.actionConcurrency, "action-concurrency", reconcile.DefaultActionConcurrency, "clusters of one migration with a write in flight at once (each cluster's writes stay in order; --kube-api-qps bounds the rate)")
 	flag.StringVar(&o.bootstrapNamespace, "bootstrap-namespace", "open-cluster-management", "namespace on the target of the bootstrap ServiceAccount and anchor Secrets")
 	flag.StringVar(&o.bootstrapSecretNamespace, "bootstrap-secret-namespace", "multicluster-engine", "namespace on the source of the bootstrap kubeconfig Secrets ACM's import controller reads")
 	flag.StringVar(&o.localRegistrationAddress, "local-cluster-registration-address", "", "address managed clusters reach the home cluster by, when it is the target as local-cluster")
@@ -135,7 +137,7 @@ func run(ctx context.Context, o options, b build) error {
 	controller := reconcile.NewController(reconcile.Config{
 		HomeID: string(ns.UID), BootstrapNamespace: o.bootstrapNamespace, BootstrapSecretNamespace: o.bootstrapSecretNamespace,
 		LocalRegistrationAddress: o.localRegistrationAddress, LocalRegistrationCA: localCA, Resync: o.resync,
-		MigrationNamespaces: migrationNamespaces(o),
+		MigrationNamespaces: migrationNamespaces(o), ActionConcurrency: o.actionConcurrency,
 	}, dyn, func(onEvent informers.EventHandler, onRebuild func(string)) *informers.Registry {
 		return informers.NewRegistry(cfg, kube, informers.Options{
 			Namespace: o.namespace, Resync: o.resync, QPS: float32(o.qps), Burst: o.burst, OnEvent: onEvent, OnRebuild: onRebuild,

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,9 +63,15 @@ func TestMixedOutcomeThenRetry(t *testing.T) {
 		require.NoError(t, err, "%s back on the source", c)
 		require.NoError(t, simulator.NeverFileCSROn(c, "hub2", false))
 	}
-	plan, err := reconcile.Retry(ctx, homeDyn, "ops", "mixed")
-	require.NoError(t, err)
-	assert.Equal(t, silent, plan.Clusters)
-	retried := waitMigrationPhase(t, "ops", plan.Name, "Completed", 3*time.Minute)
+	// Through the admin's command (the context's namespace is ops).
+	out, code := hubmigrateCLI(t, "retry", "mixed")
+	require.Equal(t, 0, code, "%s", out)
+	t.Logf("$ hubmigrate retry mixed\n%s", out)
+	var retryName, retriedClusters string
+	_, err := fmt.Sscanf(out, "managedclustermigration ops/%s created for %s", &retryName, &retriedClusters)
+	require.NoError(t, err, "%q", out)
+	assert.Equal(t, "mixed-retry-1", retryName)
+	assert.Equal(t, strings.Join(silent, ", "), strings.TrimSpace(strings.SplitN(out, " created for ", 2)[1]))
+	retried := waitMigrationPhase(t, "ops", retryName, "Completed", 3*time.Minute)
 	checkMigrated(t, snap, retried, "hub1", "hub2", silent)
 }
