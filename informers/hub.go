@@ -154,6 +154,7 @@ func (h *Hub) start(ctx context.Context) {
 	// lock is held (one hub that does not answer would stall the others).
 	go h.ServesKlusterletConfig()
 	inf := h.Informers()
+	inf.narrow()
 	base := []cache.SharedIndexInformer{
 		inf.ManagedClusters, inf.ManifestWorks, inf.KlusterletAddonConfigs, inf.Addons,
 		inf.PlacementDecisions, inf.Placements, inf.Namespaces, inf.CSRs, inf.Leases,
