@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/http"
-	"net/url"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,27 +16,8 @@ import (
 // synced: here hub1's list requests are held, so the controller is not ready
 // (and names the hub) until they are let through.
 func TestReadyOnceTheHubsInUseHaveSynced(t *testing.T) {
-	hub1, err := url.Parse(world.Hub("hub1").URL())
-	require.NoError(t, err)
-	release := make(chan struct{})
-	var once sync.Once
-	let := func() { once.Do(func() { close(release) }) }
+	holdHub1Lists, let := holdManagedClusterLists(t, "hub1")
 	defer let()
-	holdHub1Lists := func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			// The ManagedClusters' list: the cache cannot sync; discovery
-			// and the liveness probe still answer.
-			if r.URL.Host == hub1.Host && r.Method == http.MethodGet && r.URL.Query().Get("watch") == "" &&
-				strings.HasSuffix(r.URL.Path, "/managedclusters") {
-				select {
-				case <-release:
-				case <-r.Context().Done():
-					return nil, r.Context().Err()
-				}
-			}
-			return rt.RoundTrip(r)
-		})
-	}
 	importClusters(t, "hub1", sim.Default, "ready-1")
 	createMigration(t, migrationSpec{namespace: "ops", name: "ready", from: "hub1", to: "hub2", clusters: []string{"ready-1"}})
 	c := startController(t, 30*time.Second, withTransport(holdHub1Lists))

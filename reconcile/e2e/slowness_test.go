@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/http"
-	"net/url"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
@@ -44,25 +39,8 @@ func TestNoClusterFailsForHubmigratesOwnSlowness(t *testing.T) {
 		waitUnavailable(t, hub1, c)
 	}
 
-	hub1URL, err := url.Parse(world.Hub("hub1").URL())
-	require.NoError(t, err)
-	release := make(chan struct{})
-	var once sync.Once
-	let := func() { once.Do(func() { close(release) }) }
+	holdHub1Lists, let := holdManagedClusterLists(t, "hub1")
 	defer let()
-	holdHub1Lists := func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			if r.URL.Host == hub1URL.Host && r.Method == http.MethodGet && r.URL.Query().Get("watch") == "" &&
-				strings.HasSuffix(r.URL.Path, "/managedclusters") {
-				select {
-				case <-release:
-				case <-r.Context().Done():
-					return nil, r.Context().Err()
-				}
-			}
-			return rt.RoundTrip(r)
-		})
-	}
 	const stageTimeout = 15 * time.Second
 	c := startController(t, 30*time.Second, withTransport(holdHub1Lists))
 	defer c.stop()
@@ -101,22 +79,4 @@ func TestNoClusterFailsForHubmigratesOwnSlowness(t *testing.T) {
 	}
 	m = waitMigrationPhase(t, "ops", "slow", "Completed", 3*time.Minute)
 	checkMigrated(t, snap, m, "hub1", "hub2", clusters)
-}
-
-// waitUnavailable waits until the hub shows the cluster not Available.
-func waitUnavailable(t *testing.T, hub dynamic.Interface, cluster string) {
-	t.Helper()
-	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		mc, err := hub.Resource(reconcile.ManagedClusterGVR).Get(ctx, cluster, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		conds, _, _ := unstructured.NestedSlice(mc.Object, "status", "conditions")
-		for _, c := range conds {
-			if m := c.(map[string]any); m["type"] == "ManagedClusterConditionAvailable" {
-				return m["status"] != "True", nil
-			}
-		}
-		return false, nil
-	}), "the hub marks %s unavailable", cluster)
 }

@@ -35,19 +35,7 @@ func TestValidatingTimeout(t *testing.T) {
 	require.NoError(t, simulator.SetDown("val-down", true))
 	defer func() { _ = simulator.SetDown("val-down", false) }()
 	_, hub1 := clients(t, "hub1")
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		mc, err := hub1.Resource(reconcile.ManagedClusterGVR).Get(ctx, "val-down", metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		conds, _, _ := unstructured.NestedSlice(mc.Object, "status", "conditions")
-		for _, c := range conds {
-			if m := c.(map[string]any); m["type"] == "ManagedClusterConditionAvailable" {
-				return m["status"] != "True", nil
-			}
-		}
-		return false, nil
-	}), "the hub marks the cluster unavailable")
+	waitUnavailable(t, hub1, "val-down")
 	c := startController(t, 30*time.Second)
 	defer c.stop()
 	createMigration(t, migrationSpec{namespace: "ops", name: "val-timeout", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "5s"})
