@@ -36,7 +36,7 @@ import (
 //
 // HUBMIGRATE_CRASHTEST selects the runs:
 //
-//	(unset)                         6 spread-out k per mode on the forward path, 3 per mode on
+//	(unset)                         4 spread-out k per mode on the forward path, 2 per mode on
 //	                                the rollback path (from the rollback decision on), a second
 //	                                crash during recovery, a chaos run: 4-6 minutes on 2 cores
 //	                                (10 when other suites load the machine)
@@ -46,7 +46,7 @@ import (
 
 // The default subset's k's per mode, spread out: it runs in make test, so it
 // is kept to a few minutes.
-const forwardKs, rollbackKs = 6, 3
+const forwardKs, rollbackKs = 4, 2
 
 // crashResync is the controllers' resync period: long, so what finishes a
 // job after a crash is the fresh controller's start, not a periodic resync.

@@ -249,6 +249,11 @@ func TestBinarySurvivesSIGKILL(t *testing.T) {
 // are Registering: the standby takes over once the Lease expires and the
 // migration completes.
 func TestLeaderKilledMidRegistering(t *testing.T) {
+	if os.Getenv("HUBMIGRATE_KILLTEST") != "full" {
+		// make killtest runs it; make test keeps the leader's identity
+		// test (TestLeaderIdentityIsStableForAPod) and the kill series.
+		t.Skip("HUBMIGRATE_KILLTEST=full (make killtest): two replicas, the leader SIGKILLed mid-Registering")
+	}
 	clusters := names("failover", 4)
 	importClusters(t, "hub1", sim.Singleton, clusters...)
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)

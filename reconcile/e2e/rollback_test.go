@@ -103,7 +103,10 @@ func TestRegisteringTimeoutRollsBack(t *testing.T) {
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), clusters)
 	c := startController(t, 30*time.Second)
 	defer func() { c.stop() }()
-	createMigration(t, migrationSpec{namespace: "ops", name: "rb-reg", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "2m"})
+	// 40s: long enough for the stages before Registering on a loaded
+	// machine (they take seconds), short enough that the trapped agent is
+	// reported after 20s (half the timeout) rather than a minute.
+	createMigration(t, migrationSpec{namespace: "ops", name: "rb-reg", from: "hub1", to: "hub2", clusters: clusters, stageTimeout: "40s"})
 
 	_, homeDyn := clients(t, "home")
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
