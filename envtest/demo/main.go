@@ -38,12 +38,13 @@ func main() {
 	binary := flag.String("hubmigrate", "bin/hubmigrate", "the hubmigrate binary to run")
 	clusters := flag.Int("clusters", 50, "simulated managed clusters to migrate")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after")
+	qps := flag.Int("kube-api-qps", 0, "the controller's --kube-api-qps (burst twice that); 0: its default")
 	klog.InitFlags(nil)
 	_ = flag.Set("v", "0")
 	_ = flag.Set("logtostderr", "false")
 	_ = flag.Set("stderrthreshold", "FATAL")
 	flag.Parse()
-	if err := run(*binary, *clusters, *timeout); err != nil {
+	if err := run(*binary, *clusters, *timeout, *qps); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
@@ -53,7 +54,7 @@ func step(format string, args ...any) {
 	fmt.Printf("%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-func run(binary string, n int, timeout time.Duration) error {
+func run(binary string, n int, timeout time.Duration, qps int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
@@ -120,8 +121,12 @@ func run(binary string, n int, timeout time.Duration) error {
 		return err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(binary, "--kubeconfig="+kcPath, "--namespace="+envtest.ProductNamespace, "--migration-namespaces=demo",
-		"--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=", "--resync-period=1m")
+	args := []string{"--kubeconfig=" + kcPath, "--namespace=" + envtest.ProductNamespace, "--migration-namespaces=demo",
+		"--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=", "--resync-period=1m"}
+	if qps > 0 {
+		args = append(args, fmt.Sprintf("--kube-api-qps=%d", qps), fmt.Sprintf("--kube-api-burst=%d", 2*qps))
+	}
+	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
