@@ -270,7 +270,7 @@ func TestMigrateByList(t *testing.T) {
 	before := c.writes.n.Load()
 	time.Sleep(3 * 2 * time.Second) // three resync periods
 	assert.Equal(t, int64(0), c.writes.n.Load()-before, "a converged world costs no writes")
-	t.Logf("writes per migrated cluster: %.1f (%d for %d clusters)", float64(migrated)/float64(len(clusters)), migrated, len(clusters))
+	t.Logf("writes per migrated cluster: %.1f (%d for %d clusters); by verb, API server and resource:\n%s", float64(migrated)/float64(len(clusters)), migrated, len(clusters), c.writes.breakdown())
 
 	// The reverse migration, while the first migration object still exists:
 	// it takes over the records.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,6 +82,9 @@ type writeCounter struct {
 	// OutOfScope Warning a scoped controller says once per start about each
 	// migration it ignores is not a write of its migrations.
 	scope string
+	mu    sync.Mutex
+	// byKind counts the writes by "VERB host resource[/subresource]".
+	byKind map[string]int
 }
 
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
@@ -90,10 +94,70 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 			// Reviews are reads that happen to be POSTs.
 			if !strings.Contains(r.URL.Path, "accessreviews") && !strings.Contains(r.URL.Path, "selfsubjectreviews") && !w.outOfScopeEvent(r.URL.Path) {
 				w.n.Add(1)
+				w.mu.Lock()
+				if w.byKind == nil {
+					w.byKind = map[string]int{}
+				}
+				w.byKind[r.Method+" "+hostName(r.URL.Host)+" "+resourceOf(r.URL.Path)]++
+				w.mu.Unlock()
 			}
 		}
 		return rt.RoundTrip(r)
 	})
+}
+
+// breakdown lists the writes by verb, cluster and resource, most first.
+func (w *writeCounter) breakdown() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	keys := make([]string, 0, len(w.byKind))
+	for k := range w.byKind {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if w.byKind[keys[i]] != w.byKind[keys[j]] {
+			return w.byKind[keys[i]] > w.byKind[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %5d %s\n", w.byKind[k], k)
+	}
+	return b.String()
+}
+
+// hostName names the API server of host (home, hub1, hub2).
+func hostName(host string) string {
+	for name, plane := range world.Planes {
+		if strings.Contains(plane.AdminConfig().Host, host) {
+			return name
+		}
+	}
+	return host
+}
+
+// resourceOf is the resource (and subresource) a request path names:
+// /api/v1/namespaces/ns/secrets/x → secrets, …/managedclusters/c/status → managedclusters/status.
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	// Drop the group/version prefix: api/v1 or apis/<group>/<version>.
+	switch {
+	case len(parts) >= 2 && parts[0] == "api":
+		parts = parts[2:]
+	case len(parts) >= 3 && parts[0] == "apis":
+		parts = parts[3:]
+	}
+	if len(parts) >= 2 && parts[0] == "namespaces" && len(parts) > 2 {
+		parts = parts[2:]
+	}
+	switch len(parts) {
+	case 0:
+		return path
+	case 1, 2:
+		return parts[0]
+	}
+	return parts[0] + "/" + parts[2]
 }
 
 func (w *writeCounter) outOfScopeEvent(path string) bool {
