@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -186,6 +187,17 @@ func (c *Controller) noticeRequests(old, obj any) {
 	}
 }
 
+// finishedLocked: the migration has written results and is not being
+// deleted — its plans read no cluster's lease.
+func (c *Controller) finishedLocked(key string) bool {
+	obj, exists, err := c.migrations.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return false
+	}
+	u := obj.(*unstructured.Unstructured)
+	return u.GetAnnotations()[AnnResults] != "" && u.GetDeletionTimestamp() == nil
+}
+
 // hubEvent maps an event on a hub to the migrations it may concern.
 func (c *Controller) hubEvent(hub string, obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -203,7 +215,15 @@ func (c *Controller) hubEvent(hub string, obj any) {
 		}
 	}
 	if cluster := clusterOfEvent(obj); cluster != "" {
+		_, lease := obj.(*coordinationv1.Lease)
 		for key := range c.index[hub+"/"+cluster] {
+			if lease && c.finishedLocked(key) {
+				// A klusterlet renews its lease every lease period for as
+				// long as it runs; a finished migration reads no lease, and
+				// re-planning it at that rate for every cluster it ever
+				// moved would keep a worker busy for nothing.
+				continue
+			}
 			keys = append(keys, key)
 		}
 	}

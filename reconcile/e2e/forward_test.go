@@ -124,6 +124,14 @@ func importClusters(t *testing.T, hubName string, mode sim.Mode, clusters ...str
 	for _, c := range clusters {
 		require.NoError(t, simulator.AddCluster(ctx, c, hubName, sim.ClusterOptions{Mode: mode, Labels: map[string]string{"env": "prod", "batch": t.Name()}}))
 	}
+	// Once the test is over its klusterlets stop: a hundred agents renewing
+	// their leases every second for the rest of the suite would load the
+	// API servers and every later test's controller for nothing.
+	t.Cleanup(func() {
+		for _, c := range clusters {
+			_ = simulator.SetDown(c, true)
+		}
+	})
 	for _, c := range clusters {
 		_, err := simulator.WaitFor(ctx, c, 2*time.Minute, sim.JoinedTo(hubName))
 		require.NoError(t, err)
