@@ -10,8 +10,9 @@ import (
 
 // Plan is what the planner decided for one migration.
 type Plan struct {
-	// Actions are performed in order; the executor stops at the first that
-	// fails, and the next reconcile plans again from what it then observes.
+	// Actions: each cluster's are performed in order and stop at the first
+	// that fails (other clusters' go on, side by side: perform.go); the next
+	// reconcile plans again from what it then observes.
 	Actions  []Action
 	Clusters []ClusterOutcome
 	// Notes are log lines worth one each: a resumption, a corrected marker.

@@ -91,8 +91,8 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		switch r.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-			// Reviews are reads that happen to be POSTs.
-			if !strings.Contains(r.URL.Path, "accessreviews") && !strings.Contains(r.URL.Path, "selfsubjectreviews") && !w.outOfScopeEvent(r.URL.Path) {
+			// Reviews are reads that happen to be POSTs (isReview).
+			if !isReview(r.URL.Path) && !w.outOfScopeEvent(r.URL.Path) {
 				w.n.Add(1)
 				w.mu.Lock()
 				if w.byKind == nil {
