@@ -163,7 +163,7 @@ func conditions(plan Plan, previous []any, now time.Time) []any {
 	}
 	for _, c := range clusters {
 		if c.Reason == "AmbiguousRegistration" {
-			add("AmbiguousRegistration", true, "AmbiguousRegistration", c.Name+": more than one pending CN; approving none")
+			add("AmbiguousRegistration", true, "AmbiguousRegistration", c.Name+": more than one CN passes the checks; approving none")
 			break
 		}
 	}

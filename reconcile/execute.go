@@ -308,7 +308,7 @@ func (e *executor) commit(ctx context.Context, a Action) error {
 	if err != nil {
 		return err
 	}
-	if !csrPending(csr) || checkRegistrationCSR(csr, cred) != nil {
+	if csrRefused(csr) || checkRegistrationCSR(csr, cred) != nil {
 		return &errReplan{why: "CSR " + csr.Name + " no longer passes the checks"}
 	}
 	leaseRV, workRV := "absent", "absent"

@@ -92,6 +92,43 @@ func TestCommitReadsTheServiceAccountLive(t *testing.T) {
 	assert.Equal(t, "c1-aaa/uid-c1-aaa", live.GetAnnotations()[AnnCommitted])
 }
 
+// A CSR approved by someone else before the commit (model gap 2) is
+// committed: its agent holds a certificate of the target. Live, the commit
+// goes through for it, not for one denied since the cache saw it; and the
+// rollback decision yields to an approved one the cache has not seen.
+func TestCommitOfACSRApprovedBySomeoneElse(t *testing.T) {
+	w := newWorld().registering(nil).csr(t, "c1-aaa", approved)
+	p := PlanMigration(&w.f)
+	require.Equal(t, []string{"Commit source certificatesigningrequests c1-aaa"}, describe(p.Actions))
+	deniedSince := w.c().Target.CSRs[0].DeepCopy()
+	denied(deniedSince)
+	source := fakeHub("hub1", nil, w.c().Source.MC.DeepCopy())
+	ex := &executor{source: source, target: fakeHub("hub2", []runtime.Object{deniedSince, liveSA()}), facts: &w.f, seals: testSealer(t, 1)}
+	err := ex.execute(context.Background(), p.Actions[0])
+	assert.True(t, IsReplan(err), "a CSR denied since is not committed: %v", err)
+
+	ex = &executor{source: source, target: fakeHub("hub2", []runtime.Object{w.c().Target.CSRs[0].DeepCopy(), liveSA()}), facts: &w.f, seals: testSealer(t, 1)}
+	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
+	live, _ := source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
+	assert.Equal(t, "c1-aaa/uid-c1-aaa", live.GetAnnotations()[AnnCommitted])
+
+	// The deadline passed with nothing in the cache; live, the approved CSR is there.
+	w = newWorld().registering(nil)
+	w.f.Now = testNow.Add(20 * time.Minute)
+	p = PlanMigration(&w.f)
+	require.Equal(t, []string{"DecideRollback source managedclusters c1"}, describe(p.Actions))
+	approvedCSR := agentCSR(t, nil)
+	approvedCSR.Spec.Username = "system:serviceaccount:open-cluster-management:" + ServiceAccountName(testOwner.UID)
+	approvedCSR.Spec.UID = "sa-uid"
+	approved(approvedCSR)
+	source = fakeHub("hub1", nil, w.c().Source.MC.DeepCopy())
+	ex = &executor{source: source, target: fakeHub("hub2", []runtime.Object{approvedCSR, liveSA()}), facts: &w.f, seals: testSealer(t, 1)}
+	err = ex.execute(context.Background(), p.Actions[0])
+	assert.True(t, IsReplan(err), "commit takes precedence: %v", err)
+	live, _ = source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
+	assert.Equal(t, "Registering", live.GetLabels()[LabelPhase], "no rollback decision written")
+}
+
 // Revoking the token is not undone: the anchor goes only once live reads
 // show the token is not needed — never while the source ManagedCluster
 // (which the cache may have lost) still holds the cluster.

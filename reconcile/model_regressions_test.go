@@ -2,98 +2,16 @@ package reconcile
 
 // Hand-written replays of the failing sequences the model (model_test.go)
 // found, shrunk by rapid and cut to one cluster; each runs the same checks
-// as the model. Gaps 1 and 3 are closed (planCommitted) and their replays
-// are plain regression tests. Gap 2 is open: its test is skipped with the
-// gap ("product gap, still present") while its replay fails, so the suite
-// stays green, and the model keeps its faults away from it to look for
-// others; once it is closed the test passes (drop mdlExpectGap then) and the
-// model walks into that region again. HUBMIGRATE_MODEL_GAPS=1 runs the
-// replay as a plain test; -model.knowngaps=false makes the model walk into
-// the open gap again.
+// as the model. Every gap found so far is closed, and its replay is a plain
+// regression test that failed before the fix.
 
 import (
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
-
-// mdlGap is one product gap the model found, with its replay.
-type mdlGap struct {
-	what   string
-	replay func(t mdlFataler, m *mdlMachine)
-}
-
-// mdlGaps are the open ones.
-var mdlGaps = map[int]mdlGap{
-	2: {"a CSR approved by a third party before the commit registers the agent on the target, yet the cluster is rolled back at the Registering deadline and the rollback's unaccept of the target strands the re-pointed klusterlet (no valid bootstrap kubeconfig left)", mdlReplayApprovedBeforeTheCommit},
-}
-
-// mdlFatal is how a replay run by mdlRunGap fails.
-type mdlFatal struct{ msg string }
-
-type mdlRecorder struct{}
-
-func (mdlRecorder) Fatalf(format string, args ...any) { panic(mdlFatal{fmt.Sprintf(format, args...)}) }
-
-// mdlRunGap runs gap n's replay and returns its failure ("" if it passes).
-func mdlRunGap(n int, pems map[string][]byte, log func(string, ...any)) (failure string) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(mdlFatal)
-			if !ok {
-				panic(r)
-			}
-			failure = f.msg
-		}
-	}()
-	m := &mdlMachine{w: mdlNewWorld([]mdlClusterSpec{{Name: "c1"}}, pems, log), reached: map[Phase]bool{}}
-	mdlGaps[n].replay(mdlRecorder{}, m)
-	return ""
-}
-
-// mdlOpenGaps says which gaps are still there (their replays fail), so that
-// the model keeps away from them (unless -model.knowngaps=false).
-func mdlOpenGaps(t *testing.T, pems map[string][]byte) map[int]bool {
-	open := map[int]bool{}
-	if !mdlKnownGaps {
-		return open
-	}
-	for n := range mdlGaps {
-		if mdlRunGap(n, pems, nil) != "" {
-			open[n] = true
-		}
-	}
-	t.Logf("product gaps still present, avoided by the model: %v", open)
-	return open
-}
-
-// mdlExpectGap runs gap n's replay as a test: skipped while the gap is
-// still there, passing once it is closed.
-func mdlExpectGap(t *testing.T, n int) {
-	pems := mdlPEMs(t)
-	if os.Getenv("HUBMIGRATE_MODEL_GAPS") != "" {
-		m := &mdlMachine{w: mdlNewWorld([]mdlClusterSpec{{Name: "c1"}}, pems, t.Logf), reached: map[Phase]bool{}}
-		mdlGaps[n].replay(t, m)
-		return
-	}
-	if failure := mdlRunGap(n, pems, nil); failure != "" {
-		t.Skipf("product gap, still present: %s\n(the replay fails with: %s)", mdlGaps[n].what, firstLine(failure))
-	}
-	t.Logf("gap %d is closed: drop mdlExpectGap and make this a plain regression test", n)
-}
-
-func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}
 
 // mdlReplay is a model world with one cluster for a hand-written sequence.
 func mdlReplay(t *testing.T) *mdlMachine {
@@ -154,7 +72,7 @@ func mdlReplayLaterCSRDenied(t mdlFataler, m *mdlMachine) {
 	m.drain(t, 20*time.Second, true)
 }
 
-// Gap 2 (open). Shrunk sequence (TestModelMigration, 2 clusters; c2):
+// Gap 2 (closed). Shrunk sequence (TestModelMigration, 2 clusters; c2):
 // normal rounds until the Registering write → the agent files its CSR on
 // the target → a third party approves it before hubmigrate commits (say, a
 // hub admin running `clusteradm accept`) → the agent joins the target, whose
@@ -165,9 +83,13 @@ func mdlReplayLaterCSRDenied(t mdlFataler, m *mdlMachine) {
 // with no bootstrap kubeconfig for the source any more — has no valid hub
 // left (it crash-loops); the restored source cannot be reached by it. SPEC
 // handles a *late* approval (after the rollback decision, by unaccepting the
-// target first) but not this one: an approved CSR that passes every check,
-// filed after the Registering write, does not count as registration.
-func TestModelRegressionThirdPartyApprovalBeforeTheCommit(t *testing.T) { mdlExpectGap(t, 2) }
+// target first) but did not say what an *early* one means. Now an approved
+// CSR that passes every check, filed after the Registering write, is
+// committed like a pending one (passingCSRs): the cluster goes on to
+// Cleaning on the target.
+func TestModelRegressionThirdPartyApprovalBeforeTheCommit(t *testing.T) {
+	mdlReplayApprovedBeforeTheCommit(t, mdlReplay(t))
+}
 
 func mdlReplayApprovedBeforeTheCommit(t mdlFataler, m *mdlMachine) {
 	w := m.w
@@ -188,7 +110,7 @@ func mdlReplayApprovedBeforeTheCommit(t mdlFataler, m *mdlMachine) {
 	for range 5 {
 		m.round(t)
 	}
-	m.drain(t, 20*time.Second, false)
+	m.drain(t, 20*time.Second, true) // committed despite the deadline, then Completed
 }
 
 // Gap 3 (closed). Shrunk sequence (TestModelMigration, 3 clusters; c3):

@@ -30,8 +30,7 @@ package reconcile
 //
 // A failing sequence is shrunk by rapid and printed step by step (the log
 // lines of each step and write); -rapid.seed=N replays one. The failing
-// sequences found so far are replayed by hand in model_regressions_test.go;
-// -model.knowngaps=false lets the faults walk into the gaps still open.
+// sequences found so far are replayed by hand in model_regressions_test.go.
 //
 // Not modelled (yet): Placements, RBAC denials (Facts.Denied), hubs that
 // cannot be seen, token expiry, clock skew between hubs and controller,
@@ -101,9 +100,6 @@ type mdlMachine struct {
 	// converged is the last plan made from fresh caches when every cluster
 	// was terminal in it and it had no action (for check).
 	converged *Plan
-	// gaps are the product gaps still present (model_regressions_test.go),
-	// which the faults keep away from.
-	gaps map[int]bool
 }
 
 // mdlStats sums up what the sequences of a test went through, for its log:
@@ -148,17 +144,7 @@ func (s *mdlStats) String() string {
 
 const mdlHistory = 6
 
-// mdlKnownGaps keeps the sequences away from the product gaps found and
-// replayed in model_regressions_test.go while their replays still fail, so
-// that the model looks for new ones (-model.knowngaps=false walks into
-// them again).
-var mdlKnownGaps = true
-
-func init() {
-	flag.BoolVar(&mdlKnownGaps, "model.knowngaps", true, "model tests: avoid the product gaps already replayed in model_regressions_test.go")
-}
-
-func mdlNewMachine(t *rapid.T, pems map[string][]byte, faults bool, gaps map[int]bool) *mdlMachine {
+func mdlNewMachine(t *rapid.T, pems map[string][]byte, faults bool) *mdlMachine {
 	n := rapid.IntRange(2, 3).Draw(t, "clusters")
 	var specs []mdlClusterSpec
 	for i := range n {
@@ -175,7 +161,7 @@ func mdlNewMachine(t *rapid.T, pems map[string][]byte, faults bool, gaps map[int
 			specs[i].Collision = rapid.IntRange(0, 9).Draw(t, c+"-collision") == 5
 		}
 	}
-	m := &mdlMachine{w: mdlNewWorld(specs, pems, t.Logf), faults: faults, reached: map[Phase]bool{}, gaps: gaps}
+	m := &mdlMachine{w: mdlNewWorld(specs, pems, t.Logf), faults: faults, reached: map[Phase]bool{}}
 	m.w.noBootstrapRole = rapid.Bool().Draw(t, "target-without-bootstrap-clusterrole")
 	m.w.logf("clusters: %+v", specs)
 	return m
@@ -394,12 +380,6 @@ func (m *mdlMachine) actions() map[string]func(*rapid.T) {
 		c := m.cluster(t)
 		csr := w.pendingCSR(c)
 		if csr == nil || !rare(t, 2) {
-			return
-		}
-		if src := w.mc(mdlSource, c); m.gaps[2] && !hasAnnotation(src, AnnCommitted) && mdlAccepted(w.mc(mdlTarget, c)) {
-			// Gap 2 (model_regressions_test.go), while it is open: approved
-			// by someone else before the commit, the agent registers on the
-			// target; the rollback that follows strands it.
 			return
 		}
 		w.logf("step %d: a third party approves %s", m.step, csr.Name)
@@ -876,11 +856,10 @@ func (w *mdlWorld) dump() string {
 func TestModelMigration(t *testing.T) {
 	mdlSetDefaultSteps()
 	pems := mdlPEMs(t)
-	gaps := mdlOpenGaps(t, pems)
 	stats := &mdlStats{reached: map[Phase]int{}, outcomes: map[string]int{}}
 	defer func() { t.Log(stats) }()
 	rapid.Check(t, func(rt *rapid.T) {
-		m := mdlNewMachine(rt, pems, true, gaps)
+		m := mdlNewMachine(rt, pems, true)
 		defer stats.add(m)
 		actions := m.actions()
 		for name, a := range actions {
@@ -902,7 +881,7 @@ func TestModelNoFaults(t *testing.T) {
 	stats := &mdlStats{reached: map[Phase]int{}, outcomes: map[string]int{}}
 	defer func() { t.Log(stats) }()
 	rapid.Check(t, func(rt *rapid.T) {
-		m := mdlNewMachine(rt, pems, false, nil)
+		m := mdlNewMachine(rt, pems, false)
 		defer stats.add(m)
 		actions := m.actions()
 		for name, a := range actions {

@@ -949,7 +949,7 @@ func (e *mdlExec) commit(a Action) error {
 	if err != nil {
 		return err
 	}
-	if !csrPending(csr) || checkRegistrationCSR(csr, cred) != nil {
+	if csrRefused(csr) || checkRegistrationCSR(csr, cred) != nil {
 		return &errReplan{why: "CSR " + csr.Name + " no longer passes the checks"}
 	}
 	leaseRV, workRV := "absent", "absent"

@@ -48,11 +48,15 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 		// Nothing can be committed: the timeout rolls it back.
 		p.decideRollback(cf, Registering, "RegisteringTimeout")
 	case len(cns) > 1:
-		p.outcomeFailed(cf.Name, Registering, "AmbiguousRegistration", "more than one pending CN for the cluster: approving none")
+		p.outcomeFailed(cf.Name, Registering, "AmbiguousRegistration", "more than one CN for the cluster passes the checks: approving none")
 	case len(passing) == 1 || len(cns) == 1:
 		csr := passing[0]
+		why := "commit: a CSR passes every check"
+		if !csrPending(csr) {
+			why = "commit: a CSR that passes every check was approved by someone else"
+		}
 		obj, _ := withMarkers(src, nil, map[string]string{AnnCommitted: csr.Name + "/" + string(csr.UID), AnnCommitCN: csrCommonName(csr)}, nil, nil)
-		p.act(Action{Kind: Commit, Hub: Source, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Object: obj, Why: "commit: a CSR passes every check", Event: "ClusterCommitted"})
+		p.act(Action{Kind: Commit, Hub: Source, Cluster: cf.Name, Ref: RefOf(CSRGVR, csr), Object: obj, Why: why, Event: "ClusterCommitted"})
 		p.outcome(cf.Name, Registering, "")
 	case p.f.Migration.Deleting:
 		p.decideRollback(cf, Registering, "MigrationDeleted")
@@ -65,8 +69,8 @@ func (p *planner) planRegistering(cf *ClusterFacts) {
 	}
 }
 
-// commitPending: the cluster waits in Registering with exactly one pending
-// CN passing every check — it is committed next, whatever else happens.
+// commitPending: the cluster waits in Registering with exactly one CN
+// passing every check (pending, or approved by someone else) — it is committed next, whatever else happens.
 func (p *planner) commitPending(cf *ClusterFacts) bool {
 	src := cf.Source.MC
 	if !hasAnnotation(src, AnnOriginalHubAcceptsClient) || hasAnnotation(src, AnnCommitted) {
@@ -94,19 +98,27 @@ func csrsNotBefore(src metaObject) time.Time {
 	return t.Add(-time.Second)
 }
 
-// passingCSRs are the pending CSRs that pass every check and were created
-// at or after notBefore, oldest first.
+// passingCSRs are the CSRs that pass every check, were created at or after
+// notBefore and are not refused: pending, or approved by someone else before
+// the commit (say, a hub admin running `clusteradm accept`). An approved one
+// is committed all the same: its agent holds a certificate of the target and
+// is on its way there, so rolling the cluster back would strand it (model
+// gap 2, model_regressions_test.go). Approved ones come first, then the
+// oldest.
 func passingCSRs(csrs []*certificatesv1.CertificateSigningRequest, cred registrationCredential, notBefore time.Time) []*certificatesv1.CertificateSigningRequest {
 	var out []*certificatesv1.CertificateSigningRequest
 	for _, csr := range csrs {
 		if csr.CreationTimestamp.Time.Before(notBefore) {
 			continue
 		}
-		if csrPending(csr) && checkRegistrationCSR(csr, cred) == nil {
+		if !csrRefused(csr) && checkRegistrationCSR(csr, cred) == nil {
 			out = append(out, csr)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
+		if ai, aj := !csrPending(out[i]), !csrPending(out[j]); ai != aj {
+			return ai
+		}
 		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
 		if !ti.Equal(&tj) {
 			return ti.Before(&tj)

@@ -571,6 +571,51 @@ func TestPlanForwardPath(t *testing.T) {
 			},
 		},
 		{
+			name:  "Registering: a CSR approved by someone else before the commit is committed all the same (model gap 2)",
+			world: func(t *testing.T) *world { return newWorld().registering(nil).csr(t, "c1-aaa", approved) },
+			want:  []string{"Commit source certificatesigningrequests c1-aaa"},
+			phase: Registering,
+			check: func(t *testing.T, p Plan) {
+				require.NotEmpty(t, p.Actions)
+				assert.Equal(t, "c1-aaa/uid-c1-aaa", p.Actions[0].Object.GetAnnotations()[AnnCommitted])
+				assert.Contains(t, p.Actions[0].Why, "approved by someone else")
+			},
+		},
+		{
+			name: "Registering: approved by someone else, past the deadline: committed, never rolled back",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil).csr(t, "c1-aaa", approved)
+				w.f.Now = testNow.Add(20 * time.Minute)
+				return w
+			},
+			want:  []string{"Commit source certificatesigningrequests c1-aaa"},
+			phase: Registering,
+		},
+		{
+			name: "Registering: an older pending CSR and an approved one of the same CN: the approved one is committed",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(nil).csr(t, "c1-aaa", nil).csr(t, "c1-bbb", approved)
+				w.c().Target.CSRs[1].CreationTimestamp = metav1.NewTime(testNow.Add(time.Minute))
+				return w
+			},
+			want:  []string{"Commit source certificatesigningrequests c1-bbb"},
+			phase: Registering,
+		},
+		{
+			name: "Registering: a CSR approved by someone else but filed before the Registering write is not committed",
+			world: func(t *testing.T) *world {
+				w := newWorld().registering(map[string]string{AnnCSRsNotBefore: testNow.Format(time.RFC3339)}).csr(t, "c1-aaa", approved)
+				w.c().Target.CSRs[0].CreationTimestamp = metav1.NewTime(testNow.Add(-time.Hour))
+				return w
+			},
+			phase: Registering,
+		},
+		{
+			name:  "Registering: a CSR denied by someone else is not committed",
+			world: func(t *testing.T) *world { return newWorld().registering(nil).csr(t, "c1-aaa", denied) },
+			phase: Registering,
+		},
+		{
 			name: "Registering: a CSR filed with another member's token is never committed",
 			world: func(t *testing.T) *world {
 				return newWorld().registering(nil).csr(t, "c1-aaa", func(c *certificatesv1.CertificateSigningRequest) {
