@@ -1,5 +1,7 @@
 package reconcile
 
+//hubmigrate:pure
+
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"

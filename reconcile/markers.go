@@ -7,6 +7,8 @@
 // the one the dead process would have made.
 package reconcile
 
+//hubmigrate:pure
+
 import (
 	"fmt"
 	"strings"

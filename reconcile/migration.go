@@ -1,5 +1,7 @@
 package reconcile
 
+//hubmigrate:pure
+
 import (
 	"encoding/json"
 	"fmt"

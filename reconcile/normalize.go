@@ -1,5 +1,7 @@
 package reconcile
 
+//hubmigrate:pure
+
 import "encoding/json"
 
 // normalize round-trips through JSON so a status read from the server and one

@@ -1,5 +1,7 @@
 package reconcile
 
+//hubmigrate:pure
+
 // Phase is where a cluster (or, as the earliest of its clusters, a
 // migration) is. The names are Global Hub's.
 type Phase string

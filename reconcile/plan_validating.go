@@ -1,5 +1,7 @@
 package reconcile
 
+//hubmigrate:pure
+
 import "time"
 
 // planValidating checks a cluster this migration has not claimed, then

@@ -1,5 +1,7 @@
 package reconcile
 
+//hubmigrate:pure
+
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 

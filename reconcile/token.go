@@ -1,5 +1,7 @@
 package reconcile
 
+//hubmigrate:pure
+
 import (
 	"encoding/base64"
 	"encoding/json"
