@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"net"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -124,6 +126,15 @@ func TestRegistrationCSRChecks(t *testing.T) {
 		}, "organizations"},
 		{"a SAN", func(r *x509.CertificateRequest, _ *certificatesv1.CertificateSigningRequest) {
 			r.DNSNames = []string{"evil.example"}
+		}, "subject alternative names"},
+		{"an email SAN", func(r *x509.CertificateRequest, _ *certificatesv1.CertificateSigningRequest) {
+			r.EmailAddresses = []string{"agent@evil.example"}
+		}, "subject alternative names"},
+		{"an IP SAN", func(r *x509.CertificateRequest, _ *certificatesv1.CertificateSigningRequest) {
+			r.IPAddresses = []net.IP{net.ParseIP("10.0.0.1")}
+		}, "subject alternative names"},
+		{"a URI SAN", func(r *x509.CertificateRequest, _ *certificatesv1.CertificateSigningRequest) {
+			r.URIs = []*url.URL{{Scheme: "spiffe", Host: "evil.example", Path: "/agent"}}
 		}, "subject alternative names"},
 		{"server auth usage", func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) {
 			c.Spec.Usages = append(c.Spec.Usages, certificatesv1.UsageServerAuth)
