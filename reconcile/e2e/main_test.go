@@ -85,6 +85,10 @@ type writeCounter struct {
 	mu    sync.Mutex
 	// byKind counts the writes by "VERB host resource[/subresource]".
 	byKind map[string]int
+	// refused counts the writes the API server refused, by the same key
+	// and status code ("→ 409"): the wasted ones (AlreadyExists, stale
+	// resourceVersions, NotFound deletes).
+	refused map[string]int
 }
 
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
@@ -98,32 +102,53 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 				if w.byKind == nil {
 					w.byKind = map[string]int{}
 				}
-				w.byKind[r.Method+" "+hostName(r.URL.Host)+" "+resourceOf(r.URL.Path)]++
+				key := r.Method + " " + hostName(r.URL.Host) + " " + resourceOf(r.URL.Path)
+				w.byKind[key]++
 				w.mu.Unlock()
+				resp, err := rt.RoundTrip(r)
+				if err == nil && resp.StatusCode >= 400 {
+					w.mu.Lock()
+					if w.refused == nil {
+						w.refused = map[string]int{}
+					}
+					w.refused[fmt.Sprintf("%s → %d", key, resp.StatusCode)]++
+					w.mu.Unlock()
+				}
+				return resp, err
 			}
 		}
 		return rt.RoundTrip(r)
 	})
 }
 
-// breakdown lists the writes by verb, cluster and resource, most first.
+// breakdown lists the writes by verb, cluster and resource, most first,
+// then the refused ones by status code.
 func (w *writeCounter) breakdown() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	keys := make([]string, 0, len(w.byKind))
-	for k := range w.byKind {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if w.byKind[keys[i]] != w.byKind[keys[j]] {
-			return w.byKind[keys[i]] > w.byKind[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
 	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "  %5d %s\n", w.byKind[k], k)
+	list := func(counts map[string]int) {
+		keys := make([]string, 0, len(counts))
+		for k := range counts {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if counts[keys[i]] != counts[keys[j]] {
+				return counts[keys[i]] > counts[keys[j]]
+			}
+			return keys[i] < keys[j]
+		})
+		for _, k := range keys {
+			fmt.Fprintf(&b, "  %5d %s\n", counts[k], k)
+		}
 	}
+	list(w.byKind)
+	refused := 0
+	for _, n := range w.refused {
+		refused += n
+	}
+	fmt.Fprintf(&b, "refused by the API server: %d\n", refused)
+	list(w.refused)
 	return b.String()
 }
 
