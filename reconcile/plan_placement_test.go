@@ -182,6 +182,12 @@ func TestPlanPlacementScope(t *testing.T) {
 				assert.Equal(t, tc.resolved, p.Actions[0].Object.GetAnnotations()[AnnClusters])
 				assert.Empty(t, p.Actions[0].Object.GetAnnotations()[AnnResults])
 				assert.Contains(t, p.Actions[0].Why, tc.why)
+				if tc.why == "" {
+					assert.Empty(t, p.Actions[0].Event, "nothing ignored, nothing to announce")
+					assert.Empty(t, p.Notes)
+				} else {
+					assert.Equal(t, "PlacementDecisionsIgnored", p.Actions[0].Event)
+				}
 			case tc.reason != "":
 				require.Equal(t, []string{"Update home managedclustermigrations move"}, describe(p.Actions), "results, and no claim")
 				assert.Equal(t, `{"":"Failed:`+tc.reason+`"}`, p.Actions[0].Object.GetAnnotations()[AnnResults])
@@ -284,4 +290,25 @@ func TestPlanInvalidClusterList(t *testing.T) {
 	clusters, err = listed.f.Migration.ClusterList()
 	require.NoError(t, err)
 	assert.Len(t, clusters, MaxClusters)
+}
+
+// What the resolving write says it left out: counted, named up to three,
+// singular and plural.
+func TestPlacementIgnoredSaysWhatWasLeftOut(t *testing.T) {
+	cases := []struct {
+		r    placementClusters
+		want string
+	}{
+		{placementClusters{}, ""},
+		{placementClusters{notOwned: 1}, "ignored 1 PlacementDecision not owned by Placement prod"},
+		{placementClusters{notOwned: 2}, "ignored 2 PlacementDecisions not owned by Placement prod"},
+		{placementClusters{invalid: []string{"A"}}, `ignored 1 invalid cluster name ("A")`},
+		{placementClusters{invalid: []string{"A", "B"}}, `ignored 2 invalid cluster names ("A", "B")`},
+		{placementClusters{invalid: []string{"A", "B", "C"}}, `ignored 3 invalid cluster names ("A", "B", "C")`},
+		{placementClusters{notOwned: 1, invalid: []string{"A", "B", "C", "D"}},
+			`ignored 1 PlacementDecision not owned by Placement prod; ignored 4 invalid cluster names ("A", "B", "C", …)`},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, tc.r.ignored("prod"), "%+v", tc.r)
+	}
 }

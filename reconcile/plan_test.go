@@ -999,3 +999,41 @@ func sourceLease(rv string) func(*world) {
 		w.c().Source.Lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "managed-cluster-lease", Namespace: "c1", ResourceVersion: rv}}
 	}
 }
+
+// A label move says what it is: forward (an Event only for Completed), or
+// a correction of a marker that disagrees with the facts.
+func TestMoveLabelEvents(t *testing.T) {
+	move := func(from, to Phase) Action {
+		w := newWorld()
+		p := &planner{f: &w.f, owner: testOwner}
+		mc := w.c().Source.MC.DeepCopy()
+		mc.SetLabels(map[string]string{LabelPhase: string(from)})
+		require.True(t, p.moveLabel(Source, "c1", mc, to))
+		require.Len(t, p.plan.Actions, 1)
+		return p.plan.Actions[0]
+	}
+	assert.Equal(t, "", move(Initializing, Deploying).Event)
+	assert.Equal(t, "phase Initializing → Deploying", move(Initializing, Deploying).Why)
+	assert.Equal(t, "ClusterCompleted", move(Cleaning, Completed).Event)
+	back := move(Registering, Deploying)
+	assert.Equal(t, "MarkerCorrected", back.Event)
+	assert.Contains(t, back.Why, "corrected marker")
+	assert.Equal(t, "MarkerCorrected", move("Bogus", Deploying).Event)
+}
+
+// A plan cut to one cluster keeps that cluster's actions and the
+// migration's own, in order.
+func TestPlanOnly(t *testing.T) {
+	p := Plan{Actions: []Action{
+		{Kind: Update, Hub: Source, Cluster: "c1", Why: "1"},
+		{Kind: Update, Hub: Source, Cluster: "c2", Why: "2"},
+		{Kind: Update, Hub: Home, Why: "3"},
+		{Kind: Update, Hub: Target, Cluster: "c1", Why: "4"},
+	}}
+	var whys []string
+	for _, a := range p.only("c1").Actions {
+		whys = append(whys, a.Why)
+	}
+	assert.Equal(t, []string{"1", "3", "4"}, whys)
+	assert.Len(t, p.Actions, 4, "the plan itself is left as it was")
+}

@@ -62,6 +62,8 @@ func TestResourceRolledBackCondition(t *testing.T) {
 	w := newWorld().registering(map[string]string{AnnReason: "RegisteringTimeout"})
 	p := PlanMigration(&w.f)
 	assert.True(t, p.Clusters[0].RolledBack, "a cluster rolling back")
+	p = PlanMigration(&newWorld().registering(nil).f)
+	assert.False(t, p.Clusters[0].RolledBack, "a cluster moving forward: %+v", p.Clusters[0])
 	w = newWorld()
 	w.f.Migration.Annotations[AnnResults] = `{"c1":"Failed:RegisteringTimeout","c2":"Failed:NotFound","c3":"Completed"}`
 	w.f.Migration.Annotations[AnnUnclaimedFailures] = `{"c2":"NotFound"}`
