@@ -1037,3 +1037,29 @@ func TestPlanOnly(t *testing.T) {
 	assert.Equal(t, []string{"1", "3", "4"}, whys)
 	assert.Len(t, p.Actions, 4, "the plan itself is left as it was")
 }
+
+// Cleaning deletes from the source only what has its copy on the target: a
+// source object whose copy is not there (not made, or removed by someone)
+// stays, so nothing of the cluster is lost.
+func TestMigratedSourceObjectsHaveCopies(t *testing.T) {
+	kac := func() *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "c1", "namespace": "c1"}}}
+	}
+	secret := func(n string) *corev1.Secret { return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "c1"}} }
+	cm := func(n string) *corev1.ConfigMap { return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "c1"}} }
+	cf := &ClusterFacts{Name: "c1"}
+	cf.Source.Migrated = MigratedObjects{KlusterletAddonConfig: kac(),
+		Addons:  []*unstructured.Unstructured{addon("search", "a"), addon("policy", "a")},
+		Secrets: []*corev1.Secret{secret("bmc"), secret("extra")}, ConfigMaps: []*corev1.ConfigMap{cm("site"), cm("other")}}
+	cf.Target.Migrated = MigratedObjects{
+		Addons:  []*unstructured.Unstructured{addon("search", "a")},
+		Secrets: []*corev1.Secret{secret("bmc")}, ConfigMaps: []*corev1.ConfigMap{cm("site")}}
+	p := &planner{f: &Facts{}, owner: testOwner}
+	var names []string
+	for _, r := range p.migratedSourceObjects(cf) {
+		names = append(names, r.GVR.Resource+"/"+r.Name)
+	}
+	assert.Equal(t, []string{"managedclusteraddons/search", "secrets/bmc", "configmaps/site"}, names, "no KlusterletAddonConfig copy: the source's stays")
+	cf.Target.Migrated.KlusterletAddonConfig = kac()
+	assert.Len(t, p.migratedSourceObjects(cf), 4)
+}
