@@ -102,8 +102,11 @@ crashtest: binaries ## Crash the controller at every write k in 1..W, before and
 killtest: binaries ## SIGKILL the hubmigrate binary 20 times over a migration of 200 simulated clusters, and its leader mid-Registering (make test runs a small one).
 	HUBMIGRATE_KILLTEST=full go test -race -count=1 -v -timeout 60m -run 'TestBinarySurvivesSIGKILL|TestLeaderKilledMidRegistering' ./reconcile/e2e/
 
-bench: binaries ## Benchmarks that print figures (simulator scale, ...).
+BENCH_CLUSTERS ?= 100,300
+bench: binaries ## Benchmarks that print figures: simulator scale, then hubmigrate side by side with the minimal-writes baseline for BENCH_CLUSTERS (table, and bin/bench.json).
 	go test -count=1 -run '^$$' -bench . -benchtime 3x -timeout 30m ./...
+	go build -o bin/hubmigrate ./cmd/hubmigrate
+	go run ./envtest/bench --hubmigrate bin/hubmigrate --clusters $(BENCH_CLUSTERS) --json bin/bench.json
 
 mutation: ## Mutation testing of the planner and CSR checks (gremlins, ~1 h on 2 cores); fails below 90% efficacy.
 	GOBIN=$(TOOLS) go install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)

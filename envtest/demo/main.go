@@ -19,13 +19,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
@@ -102,7 +100,7 @@ func run(binary string, n int, timeout time.Duration, qps int) error {
 
 	// Installed as docs/install.md says: manifests/base rendered by kustomize
 	// and applied server-side; the controller runs as its ServiceAccount.
-	productHome, err := install(ctx, world)
+	productHome, err := envtest.InstallProduct(ctx, world, "manifests/base")
 	if err != nil {
 		return err
 	}
@@ -181,8 +179,9 @@ func run(binary string, n int, timeout time.Duration, qps int) error {
 		}
 	}
 	step("migration finished in %s", time.Since(migStart).Round(time.Second))
-	if peak, err := peakMemory(cmd.Process.Pid); err == nil {
-		step("the controller's peak resident memory (VmHWM): %s for %d clusters; CPU time used: %s", peak, n, cpuTime(cmd.Process.Pid))
+	if peak, err := envtest.PeakRSS(cmd.Process.Pid); err == nil {
+		cpu, _ := envtest.CPUTime(cmd.Process.Pid)
+		step("the controller's peak resident memory (VmHWM): %d MiB for %d clusters; CPU time used: %s", peak>>20, n, cpu)
 	}
 
 	for _, hub := range []string{"hub1", "hub2"} {
@@ -251,71 +250,4 @@ func cond(obj *unstructured.Unstructured, t string) string {
 		}
 	}
 	return ""
-}
-
-// install applies the rendered manifests/base to home and returns a config
-// for its ServiceAccount.
-func install(ctx context.Context, world *envtest.World) (*rest.Config, error) {
-	admin := world.Home().AdminConfig()
-	a, err := envtest.NewApplier(admin)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.Apply(ctx, envtest.MonitoringCRDs); err != nil {
-		return nil, err
-	}
-	objs, err := envtest.Render("manifests/base")
-	if err != nil {
-		return nil, err
-	}
-	if err := a.ApplyServerSide(ctx, objs); err != nil {
-		return nil, err
-	}
-	kube, err := kubernetes.NewForConfig(admin)
-	if err != nil {
-		return nil, err
-	}
-	seconds := int64(3600)
-	tok, err := kube.CoreV1().ServiceAccounts(envtest.ProductNamespace).CreateToken(ctx, "hubmigrate",
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}, metav1.CreateOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return &rest.Config{Host: admin.Host, BearerToken: tok.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: admin.CAData}}, nil
-}
-
-// peakMemory is a process's peak resident set size (VmHWM), from /proc.
-func peakMemory(pid int) (string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v), nil
-		}
-	}
-	return "", fmt.Errorf("no VmHWM")
-}
-
-// cpuTime is a process's user+system CPU time so far, from /proc.
-func cpuTime(pid int) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "unknown"
-	}
-	// The fields after the command name (which may hold spaces): utime and
-	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
-	rest := string(data)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+2:]
-	}
-	fields := strings.Fields(rest)
-	if len(fields) < 13 {
-		return "unknown"
-	}
-	var utime, stime int64
-	_, _ = fmt.Sscan(fields[11], &utime)
-	_, _ = fmt.Sscan(fields[12], &stime)
-	return (time.Duration(utime+stime) * 10 * time.Millisecond).String()
 }
