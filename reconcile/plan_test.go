@@ -1063,3 +1063,27 @@ func TestMigratedSourceObjectsHaveCopies(t *testing.T) {
 	cf.Target.Migrated.KlusterletAddonConfig = kac()
 	assert.Len(t, p.migratedSourceObjects(cf), 4)
 }
+
+// The CSR committed among several of one CN: one approved by someone else
+// first, then the oldest, then by name — the same one on every reconcile.
+func TestPassingCSRsOrder(t *testing.T) {
+	w := newWorld().registering(nil).csr(t, "c1-ccc", nil).csr(t, "c1-bbb", nil).csr(t, "c1-aaa", nil).csr(t, "c1-old", nil)
+	csrs := w.c().Target.CSRs
+	for _, c := range csrs[:3] {
+		c.CreationTimestamp = metav1.NewTime(testNow.Add(time.Minute))
+	}
+	csrs[3].CreationTimestamp = metav1.NewTime(testNow)
+	p := &planner{f: &w.f, owner: testOwner}
+	cred, ok := p.credential(w.c())
+	require.True(t, ok)
+	names := func() []string {
+		var out []string
+		for _, c := range passingCSRs(csrs, cred, time.Time{}) {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"c1-old", "c1-aaa", "c1-bbb", "c1-ccc"}, names())
+	approved(csrs[1])
+	assert.Equal(t, []string{"c1-bbb", "c1-old", "c1-aaa", "c1-ccc"}, names())
+}
