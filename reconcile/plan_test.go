@@ -1087,3 +1087,34 @@ func TestPassingCSRsOrder(t *testing.T) {
 	approved(csrs[1])
 	assert.Equal(t, []string{"c1-bbb", "c1-old", "c1-aaa", "c1-ccc"}, names())
 }
+
+// After the commit: which CSRs are the committed agent's. A commit written
+// before commit-cn existed reads the CN from the committed CSR (name and
+// UID); a CSR that matches the committed one by name or by UID only is
+// another CSR.
+func TestPlanCommittedWhichCSRsAreTheAgents(t *testing.T) {
+	// Legacy commit (no commit-cn): a later CSR of the committed CN is approved.
+	w := newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"}).
+		csr(t, "c1-aaa", approved).csr(t, "c1-bbb", nil)
+	assert.Equal(t, []string{"Approve target certificatesigningrequests c1-bbb"}, describe(PlanMigration(&w.f).Actions))
+
+	// The same, but the cached "committed" CSR is another one of that name.
+	w = newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"}).
+		csr(t, "c1-aaa", func(c *certificatesv1.CertificateSigningRequest) { approved(c); c.UID = "uid-recreated" }).csr(t, "c1-bbb", nil)
+	assert.Empty(t, PlanMigration(&w.f).Actions, "the CN is not known: nothing approved")
+
+	// commit-cn recorded: a pending CSR of another CN is not the agent's,
+	// whether it shares the committed CSR's name or its UID.
+	cn := csrCommonName(agentCSR(t, nil))
+	w = newWorld().registering(map[string]string{AnnCommitted: "c1-aaa/uid-c1-aaa", AnnCommitCN: cn, AnnCommitLeaseRV: "500", AnnCommitWorkRV: "absent"})
+	for _, name := range []string{"c1-aaa", "c1-zzz"} {
+		other := agentCSRWithCN(t, "system:open-cluster-management:c1:agent2")
+		other.Name, other.UID = name, "uid-c1-aaa"
+		if name == "c1-aaa" {
+			other.UID = "uid-new"
+		}
+		other.Spec.Username, other.Spec.UID = "system:serviceaccount:open-cluster-management:"+ServiceAccountName(testOwner.UID), "sa-uid"
+		w.c().Target.CSRs = append(w.c().Target.CSRs, other)
+	}
+	assert.Empty(t, PlanMigration(&w.f).Actions, "neither is the committed agent's")
+}

@@ -34,8 +34,10 @@ import (
 
 // Options of a run; the zero value is hubmigrate's defaults.
 type Options struct {
-	// Concurrency is how many clusters are migrated at once (each one's
-	// steps in order); default 16, the controller's --action-concurrency.
+	// Concurrency is how many requests are in flight at once, over both
+	// hubs; default 16, the controller's --action-concurrency. Every
+	// cluster is under way at once (each one's steps in order): a cluster
+	// waiting for its klusterlet holds nothing, as in the controller.
 	Concurrency int
 	// QPS and Burst bound the requests to each API server: one token bucket
 	// per hub, shared by every client of that hub. Default 50 and 100, the
@@ -163,6 +165,12 @@ func Migrate(ctx context.Context, source, target *rest.Config, clusters []string
 	opts.defaults()
 	res = Result{UID: opts.UID, Clusters: map[string]ClusterResult{}}
 	count := newCounter()
+	inFlight := make(chan struct{}, opts.Concurrency)
+	limited := func(wrap func(http.RoundTripper) http.RoundTripper) func(http.RoundTripper) http.RoundTripper {
+		return func(rt http.RoundTripper) http.RoundTripper {
+			return limitInFlight(inFlight, wrap(rt))
+		}
+	}
 	// Named results: what is returned, on every path, carries the time and
 	// the writes spent until then.
 	defer func() {
@@ -170,10 +178,10 @@ func Migrate(ctx context.Context, source, target *rest.Config, clusters []string
 		res.Writes, res.Failed = count.snapshot()
 	}()
 	r := &run{opts: opts, uid: opts.UID}
-	if r.source, err = newClients(source, opts, count.wrap("source")); err != nil {
+	if r.source, err = newClients(source, opts, limited(count.wrap("source"))); err != nil {
 		return res, err
 	}
-	if r.target, err = newClients(target, opts, count.wrap("target")); err != nil {
+	if r.target, err = newClients(target, opts, limited(count.wrap("target"))); err != nil {
 		return res, err
 	}
 	r.registration.server, r.registration.ca = opts.RegistrationAddress, opts.RegistrationCA
@@ -196,11 +204,8 @@ func Migrate(ctx context.Context, source, target *rest.Config, clusters []string
 
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, opts.Concurrency)
 	for _, c := range clusters {
 		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
 			began := time.Now()
 			steps, err := r.migrate(ctx, c)
 			mu.Lock()
@@ -227,4 +232,18 @@ func caOf(cfg *rest.Config) ([]byte, error) {
 		return cfg.CAData, nil
 	}
 	return os.ReadFile(cfg.CAFile)
+}
+
+// limitInFlight lets at most cap(slots) requests through at once; a watch
+// holds its slot only until its response headers arrive.
+func limitInFlight(slots chan struct{}, rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+		defer func() { <-slots }()
+		return rt.RoundTrip(r)
+	})
 }
