@@ -317,8 +317,15 @@ func (e *executor) commit(ctx context.Context, a Action) error {
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
+	// A CSR approved by someone else before this commit: its agent may
+	// have joined the target already, and the target's import controller
+	// re-rendered the klusterlet work, which then never changes again. Any
+	// work applied there counts (only the agent's work agent applies it);
+	// the lease renewed since the commit still proves the agent.
 	if work, err := e.target.Dynamic.Resource(ManifestWorkGVR).Namespace(a.Cluster).Get(ctx, a.Cluster+"-klusterlet", metav1.GetOptions{}); err == nil {
-		workRV = work.GetResourceVersion()
+		if csrPending(csr) {
+			workRV = work.GetResourceVersion()
+		}
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}

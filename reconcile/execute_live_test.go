@@ -107,10 +107,13 @@ func TestCommitOfACSRApprovedBySomeoneElse(t *testing.T) {
 	err := ex.execute(context.Background(), p.Actions[0])
 	assert.True(t, IsReplan(err), "a CSR denied since is not committed: %v", err)
 
-	ex = &executor{source: source, target: fakeHub("hub2", []runtime.Object{w.c().Target.CSRs[0].DeepCopy(), liveSA()}), facts: &w.f, seals: testSealer(t, 1)}
+	// The target's import controller already re-rendered the klusterlet
+	// work for the joined agent: it is no baseline (it never changes again).
+	ex = &executor{source: source, target: fakeHub("hub2", []runtime.Object{w.c().Target.CSRs[0].DeepCopy(), liveSA()}, work("c1", 1, 1, "601")), facts: &w.f, seals: testSealer(t, 1)}
 	require.NoError(t, ex.execute(context.Background(), p.Actions[0]))
 	live, _ := source.Dynamic.Resource(ManagedClusterGVR).Get(context.Background(), "c1", metav1.GetOptions{})
 	assert.Equal(t, "c1-aaa/uid-c1-aaa", live.GetAnnotations()[AnnCommitted])
+	assert.Equal(t, "absent", live.GetAnnotations()[AnnCommitWorkRV])
 
 	// The deadline passed with nothing in the cache; live, the approved CSR is there.
 	w = newWorld().registering(nil)

@@ -113,6 +113,33 @@ func mdlReplayApprovedBeforeTheCommit(t mdlFataler, m *mdlMachine) {
 	m.drain(t, 20*time.Second, true) // committed despite the deadline, then Completed
 }
 
+// Gap 2, second form (found by the model after gap 2's fix, closed): the
+// third party's approval, the agent's join and the target import
+// controller's re-rendering of the klusterlet work all happen before
+// hubmigrate looks again. The commit then read the work's resourceVersion
+// as its baseline, and "registered" waited for a work that never changes
+// again: committed, never registered, for ever. A commit of an approved CSR
+// takes no work baseline (the lease's renewal since the commit still proves
+// the agent).
+func TestModelRegressionApprovedAndJoinedBeforeTheCommit(t *testing.T) {
+	m := mdlReplay(t)
+	w := m.w
+	m.roundsUntil(t, "in Registering", func() bool {
+		return hasAnnotation(w.mc(mdlSource, "c1"), AnnOriginalHubAcceptsClient)
+	})
+	w.agentTick("c1")
+	csr := w.pendingCSR("c1")
+	if csr == nil {
+		t.Fatalf("no CSR filed\n%s", w.dump())
+	}
+	w.rogueApproved["c1"] = true
+	w.decideCSR(csr, certificatesv1.CertificateApproved, "Rogue")
+	for range 6 {
+		m.normalRound() // the agents and hub controllers only: hubmigrate is away
+	}
+	m.drain(t, 20*time.Second, true)
+}
+
 // Gap 3 (closed). Shrunk sequence (TestModelMigration, 3 clusters; c3):
 // normal rounds until the commit → an admin sets hubAcceptsClient=true on
 // the source again → the klusterlet pod restarts before the approval

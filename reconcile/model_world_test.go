@@ -956,7 +956,7 @@ func (e *mdlExec) commit(a Action) error {
 	if l := w.hubs[mdlTarget].get("leases", a.Cluster, mdlLease); l != nil {
 		leaseRV = l.GetResourceVersion()
 	}
-	if wk := w.hubs[mdlTarget].get("manifestworks", a.Cluster, a.Cluster+"-klusterlet"); wk != nil {
+	if wk := w.hubs[mdlTarget].get("manifestworks", a.Cluster, a.Cluster+"-klusterlet"); wk != nil && csrPending(csr) {
 		workRV = wk.GetResourceVersion()
 	}
 	obj, _ := withMarkers(a.Object, nil, map[string]string{AnnCommitLeaseRV: leaseRV, AnnCommitWorkRV: workRV}, nil, nil)

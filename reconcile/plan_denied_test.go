@@ -48,6 +48,11 @@ func TestPlanRBACDenial(t *testing.T) {
 			phase: Registering,
 		},
 		{
+			name:  "denied in Cleaning with the source ManagedCluster gone (the target speaks): no failure, Cleaning goes on",
+			world: func(t *testing.T) *world { return cleaning(t, sourceGone) },
+			phase: Cleaning,
+		},
+		{
 			name:  "denied while rolling back: the rollback goes on",
 			world: func(t *testing.T) *world { return rollingBack(t, nil) },
 			phase: Rollbacking, reason: "RegisteringTimeout",

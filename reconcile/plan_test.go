@@ -359,6 +359,16 @@ func TestPlanForwardPath(t *testing.T) {
 			check: func(t *testing.T, p Plan) { assert.Equal(t, "AgentRestartRequired", p.Clusters[0].Reason) },
 		},
 		{
+			name: "Rollbacking: with a 1-minute stage timeout, AgentRestartRequired after half of it (30 s), not after a minute",
+			world: func(t *testing.T) *world {
+				w := rollingBack(t, map[string]string{AnnPhaseSince: "2026-11-29T11:59:20Z", AnnRestoredAt: "2026-11-29T11:59:20Z", AnnRestoreLeaseRV: "300"}, targetUnaccepted, sourceLease("300"))
+				w.f.Migration.StageTimeout = time.Minute
+				return w.csr(t, "c1-aaa", denied)
+			},
+			phase: Rollbacking,
+			check: func(t *testing.T, p Plan) { assert.Equal(t, "AgentRestartRequired", p.Clusters[0].Reason) },
+		},
+		{
 			name: "Rollbacking: not back past the bounded wait: the reason changes and the rollback goes on",
 			world: func(t *testing.T) *world {
 				w := rollingBack(t, map[string]string{AnnRestoredAt: "2026-11-29T11:59:30Z", AnnRestoreLeaseRV: "300"}, targetUnaccepted, sourceLease("300"))
@@ -1045,8 +1055,12 @@ func TestMigratedSourceObjectsHaveCopies(t *testing.T) {
 	kac := func() *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "c1", "namespace": "c1"}}}
 	}
-	secret := func(n string) *corev1.Secret { return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "c1"}} }
-	cm := func(n string) *corev1.ConfigMap { return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "c1"}} }
+	secret := func(n string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "c1"}}
+	}
+	cm := func(n string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "c1"}}
+	}
 	cf := &ClusterFacts{Name: "c1"}
 	cf.Source.Migrated = MigratedObjects{KlusterletAddonConfig: kac(),
 		Addons:  []*unstructured.Unstructured{addon("search", "a"), addon("policy", "a")},
