@@ -289,6 +289,7 @@ func (p *planner) moveLabel(hub HubRole, cluster string, mc *unstructured.Unstru
 	if phase == Completed {
 		event = "ClusterCompleted"
 	}
+	// (`>` or `>=` alike: current == phase returned above — an equivalent mutant.)
 	if forwardOrder[current] == 0 || forwardOrder[current] > forwardOrder[phase] {
 		set = nil
 		why = fmt.Sprintf("corrected marker %s=%s to %s (the facts say %s)", LabelPhase, current, phase, phase)
