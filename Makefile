@@ -105,6 +105,7 @@ killtest: binaries ## SIGKILL the hubmigrate binary 20 times over a migration of
 BENCH_CLUSTERS ?= 100,300
 bench: binaries ## Benchmarks that print figures: simulator scale, then hubmigrate side by side with the minimal-writes baseline for BENCH_CLUSTERS (table, and bin/bench.json).
 	go test -count=1 -run '^$$' -bench . -benchtime 3x -timeout 30m ./...
+	HUBMIGRATE_BENCH=1 go test -race -count=1 -v -timeout 20m ./envtest/baseline/ ./envtest/bench/
 	go build -o bin/hubmigrate ./cmd/hubmigrate
 	go run ./envtest/bench --hubmigrate bin/hubmigrate --clusters $(BENCH_CLUSTERS) --json bin/bench.json
 
