@@ -1396,17 +1396,19 @@ func (w *mdlWorld) sourceImport(c string) bool {
 		secrets, _, _ := unstructured.NestedSlice(kc.Object, "spec", "multipleHubsConfig", "bootstrapKubeConfigs", "localSecretsConfig", "kubeConfigSecrets")
 		for _, sec := range secrets {
 			name, _ := sec.(map[string]any)["name"].(string)
+			// ACM renders nothing while a named Secret is missing or
+			// unreadable (it requeues), as the simulator does.
 			su := s.get("secrets", mdlSecretNS, name)
 			if su == nil {
-				continue
+				return false
 			}
 			token, err := bootstrapToken(mdlConv[corev1.Secret](w, su))
 			if err != nil {
-				continue
+				return false
 			}
 			claims, err := parseTokenClaims(token)
 			if err != nil {
-				continue
+				return false
 			}
 			boots = append(boots, mdlBoot{Hub: mdlTarget, JTI: claims.JTI})
 		}

@@ -288,3 +288,34 @@ func TestLatencyKnob(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "restart, CSR and join each wait a step")
 }
+
+// A KlusterletConfig naming a bootstrap Secret that does not exist is not
+// rendered at all (ACM's render.go returns the Secret's error and requeues):
+// the agent keeps its configuration until the Secret appears. This is what
+// keeps a rollback safe when the import controller renders from a cache that
+// still names the migration's KlusterletConfig after its Secret was deleted.
+func TestKlusterletConfigWithAMissingSecretIsNotRendered(t *testing.T) {
+	ctx := context.Background()
+	importCluster(t, "nosec", sim.Singleton)
+	hub1 := hubOf(t, "hub1")
+	eventually(t, 30*time.Second, "klusterlet work applied", func() bool {
+		work, err := hub1.dyn.Resource(sim.ManifestWorkGVR).Namespace("nosec").Get(ctx, sim.KlusterletWorkName("nosec"), metav1.GetOptions{})
+		return err == nil && workApplied(work)
+	})
+	p := prepareSwitchConfig(t, "nosec", true)
+	generation := hub1KlusterletWork(t, "nosec").GetGeneration()
+	hub1.setAnnotation(t, "nosec", sim.AnnotationKlusterletConfig, p.klusterletConfig)
+
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		require.Equal(t, generation, hub1KlusterletWork(t, "nosec").GetGeneration(), "rendered while its Secret is missing")
+		st, _ := simulator.Status("nosec")
+		require.False(t, st.MultipleHubs, "the agent got a configuration with a missing bootstrap kubeconfig")
+	}
+
+	createBootstrapSecret(t, p)
+	st, err := simulator.WaitFor(ctx, "nosec", 30*time.Second, func(st sim.Status) bool {
+		return st.MultipleHubs && st.State == sim.Joined && st.Hub == "hub1"
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"hub1", "hub2"}, st.Bootstraps, "rendered once the Secret exists")
+}

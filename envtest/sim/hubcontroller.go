@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -25,14 +26,15 @@ func (s *Simulator) syncHub(ctx context.Context, h *hub, cluster string) error {
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
+	// Separate controllers in OCM and ACM: one failing (the import
+	// controller waiting for a Secret) does not hold the others back.
+	var errs []error
 	for _, step := range []func(context.Context, *hub, string, *unstructured.Unstructured) error{
 		s.hubController, s.importController, s.addonController, s.rogueApprover,
 	} {
-		if err := step(ctx, h, cluster, mc); err != nil {
-			return err
-		}
+		errs = append(errs, step(ctx, h, cluster, mc))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // hubController plays the effects of OCM's registration hub controller that

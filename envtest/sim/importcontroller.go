@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"time"
 
@@ -124,13 +125,17 @@ func (s *Simulator) applyKlusterletConfig(h *hub, mc *unstructured.Unstructured,
 	for _, ref := range secrets {
 		m, _ := ref.(map[string]any)
 		secretName, _ := m["name"].(string)
+		// ACM reads each named Secret live and renders nothing while one is
+		// missing or has no kubeconfig (render.go convertKubeConfigSecrets
+		// returns the error, and the cluster is requeued): a cache that still
+		// names a deleted migration's configuration never reaches the agent.
 		secret, err := h.kube.CoreV1().Secrets(BootstrapSecretNamespace).Get(context.Background(), secretName, metav1.GetOptions{})
 		if err != nil {
-			continue // ACM reports the missing Secret; the rest is rendered
+			return fmt.Errorf("klusterletconfig %s: bootstrap kubeconfig secret %s: %w", name, secretName, err)
 		}
 		b, err := parseBootstrapKubeconfig(secretName, secret.Data["kubeconfig"])
 		if err != nil {
-			continue
+			return fmt.Errorf("klusterletconfig %s: bootstrap kubeconfig secret %s: %w", name, secretName, err)
 		}
 		cfg.Bootstraps = append(cfg.Bootstraps, b)
 	}

@@ -196,13 +196,38 @@ func workApplied(work *unstructured.Unstructured) bool {
 type switchPlan struct {
 	cluster, sa, anchor string
 	token               string
+	kubeconfig          []byte // the bootstrap kubeconfig for hub2
+	klusterletConfig    string
 }
 
 func prepareSwitch(t *testing.T, cluster string, bindBootstrapRole bool) switchPlan {
 	t.Helper()
+	hub1 := hubOf(t, "hub1")
+	p := prepareSwitchConfig(t, cluster, bindBootstrapRole)
+	createBootstrapSecret(t, p)
+	generation := hub1KlusterletWork(t, cluster).GetGeneration()
+	hub1.setAnnotation(t, cluster, sim.AnnotationKlusterletConfig, p.klusterletConfig)
+
+	// Initializing's gate: the work is Applied at a newer generation.
+	eventually(t, 30*time.Second, "klusterlet work re-rendered and applied", func() bool {
+		work := hub1KlusterletWork(t, cluster)
+		return work.GetGeneration() > generation && workApplied(work)
+	})
+	st, err := simulator.WaitFor(context.Background(), cluster, 30*time.Second, func(st sim.Status) bool {
+		return st.MultipleHubs && st.State == sim.Joined && st.Hub == "hub1"
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"hub1", "hub2"}, st.Bootstraps, "IncludeCurrentHub keeps the current hub first")
+	return p
+}
+
+// prepareSwitchConfig makes the target side and the source's KlusterletConfig
+// naming the bootstrap Secret, but neither the Secret nor the annotation.
+func prepareSwitchConfig(t *testing.T, cluster string, bindBootstrapRole bool) switchPlan {
+	t.Helper()
 	ctx := context.Background()
 	hub1, hub2 := hubOf(t, "hub1"), hubOf(t, "hub2")
-	p := switchPlan{cluster: cluster, sa: "mig-" + cluster, anchor: "anchor-" + cluster}
+	p := switchPlan{cluster: cluster, sa: "mig-" + cluster, anchor: "anchor-" + cluster, klusterletConfig: "mig-" + cluster}
 	ns := "open-cluster-management"
 	_, err := hub2.kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: p.sa}}, metav1.CreateOptions{})
 	require.NoError(t, err)
@@ -231,15 +256,11 @@ func prepareSwitch(t *testing.T, cluster string, bindBootstrapRole bool) switchP
 	_, err = hub2.dyn.Resource(sim.ManagedClusterGVR).Create(ctx, target, metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	kc, err := envtest.Kubeconfig(&rest.Config{Host: world.Hub("hub2").URL(), BearerToken: p.token, TLSClientConfig: rest.TLSClientConfig{CAData: world.Hub("hub2").CA.CertPEM}})
-	require.NoError(t, err)
-	_, err = hub1.kube.CoreV1().Secrets(sim.BootstrapSecretNamespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "boot-" + cluster}, Data: map[string][]byte{"kubeconfig": kc},
-	}, metav1.CreateOptions{})
+	p.kubeconfig, err = envtest.Kubeconfig(&rest.Config{Host: world.Hub("hub2").URL(), BearerToken: p.token, TLSClientConfig: rest.TLSClientConfig{CAData: world.Hub("hub2").CA.CertPEM}})
 	require.NoError(t, err)
 	klusterletConfig := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "config.open-cluster-management.io/v1alpha1", "kind": "KlusterletConfig",
-		"metadata": map[string]any{"name": "mig-" + cluster},
+		"metadata": map[string]any{"name": p.klusterletConfig},
 		"spec": map[string]any{"multipleHubsConfig": map[string]any{
 			"genBootstrapKubeConfigStrategy": "IncludeCurrentHub",
 			"bootstrapKubeConfigs": map[string]any{"type": "LocalSecrets", "localSecretsConfig": map[string]any{
@@ -249,20 +270,16 @@ func prepareSwitch(t *testing.T, cluster string, bindBootstrapRole bool) switchP
 	}}
 	_, err = hub1.dyn.Resource(sim.KlusterletConfigGVR).Create(ctx, klusterletConfig, metav1.CreateOptions{})
 	require.NoError(t, err)
-	generation := hub1KlusterletWork(t, cluster).GetGeneration()
-	hub1.setAnnotation(t, cluster, sim.AnnotationKlusterletConfig, "mig-"+cluster)
-
-	// Initializing's gate: the work is Applied at a newer generation.
-	eventually(t, 30*time.Second, "klusterlet work re-rendered and applied", func() bool {
-		work := hub1KlusterletWork(t, cluster)
-		return work.GetGeneration() > generation && workApplied(work)
-	})
-	st, err := simulator.WaitFor(ctx, cluster, 30*time.Second, func(st sim.Status) bool {
-		return st.MultipleHubs && st.State == sim.Joined && st.Hub == "hub1"
-	})
-	require.NoError(t, err)
-	assert.Equal(t, []string{"hub1", "hub2"}, st.Bootstraps, "IncludeCurrentHub keeps the current hub first")
 	return p
+}
+
+// createBootstrapSecret makes the source's bootstrap kubeconfig Secret for hub2.
+func createBootstrapSecret(t *testing.T, p switchPlan) {
+	t.Helper()
+	_, err := hubOf(t, "hub1").kube.CoreV1().Secrets(sim.BootstrapSecretNamespace).Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "boot-" + p.cluster}, Data: map[string][]byte{"kubeconfig": p.kubeconfig},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
 }
 
 func hub1KlusterletWork(t *testing.T, cluster string) *unstructured.Unstructured {
