@@ -1,0 +1,46 @@
+package ocm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"k8s.io/klog/v2"
+)
+
+// childEnv names the OCM component a process started from this package's
+// test binary runs instead of the tests.
+const childEnv = "HUBMIGRATE_OCM_CHILD"
+
+// RunChildIfAsked runs the OCM component a parent asked for and exits; in any
+// other process it returns at once. TestMain calls it first.
+func RunChildIfAsked() {
+	kind := os.Getenv(childEnv)
+	if kind == "" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	var err error
+	switch kind {
+	case childHub:
+		err = runHubController(ctx, os.Args[1:])
+	case childAgent:
+		err = runAgent(ctx, os.Args[1:])
+	default:
+		err = fmt.Errorf("unknown child %q", kind)
+	}
+	stop()
+	klog.Flush()
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", kind, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+const (
+	childHub   = "hub"
+	childAgent = "agent"
+)

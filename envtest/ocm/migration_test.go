@@ -1,0 +1,149 @@
+package ocm
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hubmigrate/hubmigrate/envtest/sim"
+	"github.com/hubmigrate/hubmigrate/reconcile"
+)
+
+// Five clusters in Singleton mode, hub1 → hub2, with OCM's own agents and
+// hub controllers: every cluster Completed, every agent's hub kubeconfig
+// points at hub2 and its lease there renews, nothing of the migration is
+// left on either hub, and the migration's bootstrap tokens are rejected.
+func TestForwardWithOCMAgents(t *testing.T) {
+	const n = 5
+	names := make([]string, n)
+	clusters := make([]*importedCluster, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("fwd-%d", i+1)
+		clusters[i] = importCluster(t, "hub1", names[i])
+	}
+	began := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, c := range clusters {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.joined(t, "hub1", 2*time.Minute) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	t.Logf("%d agents from start to Joined+Available on hub1 with their klusterlet work Applied: %s", n, time.Since(began).Round(100*time.Millisecond))
+
+	runProduct(t, "ocm-fwd")
+	began = time.Now()
+	m := migrate(t, "ocm-fwd", "fwd", "hub1", "hub2", names, 5*time.Minute)
+	phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
+	require.Equal(t, "Completed", phase, "results: %s", m.GetAnnotations()[reconcile.AnnResults])
+	t.Logf("migration of %d clusters with OCM's agents: %s", n, time.Since(began).Round(100*time.Millisecond))
+
+	hub1, hub2 := hubOf(t, "hub1"), hubOf(t, "hub2")
+	for _, c := range clusters {
+		assert.Nil(t, hub1.mc(t, c.name), "%s gone from hub1", c.name)
+		assert.Equal(t, world.Hub("hub2").URL(), hubOfAgent(c.dir), "%s's agent on hub2", c.name)
+		c.waitJoined(t, "hub2", time.Minute)
+		lease, err := hub2.kube.CoordinationV1().Leases(c.name).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
+		require.NoError(t, err)
+		eventually(t, 90*time.Second, c.name+" renews its lease on hub2", func() bool {
+			l, err := hub2.kube.CoordinationV1().Leases(c.name).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
+			return err == nil && l.ResourceVersion != lease.ResourceVersion
+		})
+	}
+	for _, h := range []string{"hub1", "hub2"} {
+		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
+	}
+}
+
+// leftovers lists the objects on the hub that carry the migration's label.
+func leftovers(t *testing.T, hubName, uid string) []string {
+	t.Helper()
+	dyn := dynamic.NewForConfigOrDie(world.Hub(hubName).AdminConfig())
+	var left []string
+	for _, gvr := range []schema.GroupVersionResource{
+		{Version: "v1", Resource: "secrets"}, {Version: "v1", Resource: "serviceaccounts"}, {Version: "v1", Resource: "namespaces"},
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
+		sim.KlusterletConfigGVR, sim.ManagedClusterGVR,
+	} {
+		list, err := dyn.Resource(gvr).List(context.Background(), metav1.ListOptions{LabelSelector: reconcile.LabelMigrationUID + "=" + uid})
+		require.NoError(t, err)
+		for _, o := range list.Items {
+			left = append(left, gvr.Resource+"/"+o.GetNamespace()+"/"+o.GetName())
+		}
+	}
+	return left
+}
+
+// Two of five clusters powered off before the migration: the three others
+// complete; the two roll back at Initializing's timeout (their klusterlet
+// never applies the new configuration) and, once powered on again, come
+// back to hub1 by themselves with their original configuration.
+func TestRollbackOfStoppedAgentsWithOCMAgents(t *testing.T) {
+	const n = 5
+	names := make([]string, n)
+	clusters := make([]*importedCluster, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("rb-%d", i+1)
+		clusters[i] = importCluster(t, "hub1", names[i])
+	}
+	for _, c := range clusters {
+		c.waitJoined(t, "hub1", 2*time.Minute)
+	}
+	stopped := clusters[3:]
+	for _, c := range stopped {
+		c.stop()
+	}
+
+	runProduct(t, "ocm-rb")
+	began := time.Now()
+	m := migrateWith(t, "ocm-rb", "rb", "hub1", "hub2", names, "30s", 5*time.Minute)
+	t.Logf("migration of %d clusters, 2 of them powered off: %s, results: %s", n, time.Since(began).Round(100*time.Millisecond), m.GetAnnotations()[reconcile.AnnResults])
+
+	hub1, hub2 := hubOf(t, "hub1"), hubOf(t, "hub2")
+	for _, c := range clusters[:3] {
+		assert.Equal(t, "Completed", hub2.mc(t, c.name).Labels[reconcile.LabelPhase], c.name)
+		assert.Nil(t, hub1.mc(t, c.name), "%s gone from hub1", c.name)
+		assert.Equal(t, world.Hub("hub2").URL(), hubOfAgent(c.dir), "%s's agent on hub2", c.name)
+	}
+	for _, c := range stopped {
+		src := hub1.mc(t, c.name)
+		require.NotNil(t, src, c.name)
+		assert.Equal(t, "Failed", src.Labels[reconcile.LabelPhase], c.name)
+		assert.True(t, src.Spec.HubAcceptsClient, "%s accepted on hub1", c.name)
+		assert.Empty(t, src.Annotations[sim.AnnotationKlusterletConfig], "%s's original (no) KlusterletConfig restored", c.name)
+		assert.Nil(t, hub2.mc(t, c.name), "%s has no copy on hub2", c.name)
+	}
+
+	for _, c := range stopped {
+		c.start(t)
+	}
+	for _, c := range stopped {
+		c.waitJoined(t, "hub1", 2*time.Minute)
+		cm, err := kubernetes.NewForConfigOrDie(world.Home().AdminConfig()).CoreV1().ConfigMaps(AgentNamespace(c.name)).Get(context.Background(), klusterletConfigMap, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, "false", cm.Data["multipleHubs"], "%s's klusterlet is its original", c.name)
+		lease, err := hub1.kube.CoordinationV1().Leases(c.name).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
+		require.NoError(t, err)
+		eventually(t, 60*time.Second, c.name+" renews its lease on hub1", func() bool {
+			l, err := hub1.kube.CoordinationV1().Leases(c.name).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
+			return err == nil && l.ResourceVersion != lease.ResourceVersion
+		})
+	}
+	for _, h := range []string{"hub1", "hub2"} {
+		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
+	}
+}

@@ -1,0 +1,127 @@
+package ocm
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hubmigrate/hubmigrate/envtest"
+	"github.com/hubmigrate/hubmigrate/reconcile"
+)
+
+var (
+	productOnce       sync.Once
+	productKubeconfig string
+	productBinary     string
+	productErr        error
+)
+
+// installProduct installs manifests/base on home, as docs/install.md says,
+// and builds the hubmigrate binary in hubmigrate's own module (so it links
+// exactly what the product's go.mod resolves, not this module's versions).
+func installProduct(t *testing.T) (kubeconfig, binary string) {
+	t.Helper()
+	productOnce.Do(func() {
+		ctx := context.Background()
+		root, err := filepath.Abs("../..")
+		if err != nil {
+			productErr = err
+			return
+		}
+		cfg, err := envtest.InstallProduct(ctx, world, filepath.Join(root, "manifests", "base"))
+		if err != nil {
+			productErr = err
+			return
+		}
+		if productKubeconfig, productErr = writeKubeconfig(filepath.Join(world.Dir, "ocm", "product.kubeconfig"), cfg); productErr != nil {
+			return
+		}
+		productBinary = filepath.Join(world.Dir, "ocm", "hubmigrate")
+		build := exec.Command("go", "build", "-o", productBinary, "./cmd/hubmigrate")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			productErr = &buildError{out: string(out), err: err}
+		}
+	})
+	require.NoError(t, productErr)
+	return productKubeconfig, productBinary
+}
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string {
+	return "go build ./cmd/hubmigrate: " + e.err.Error() + "\n" + e.out
+}
+
+// runProduct runs the hubmigrate binary, watching the namespace, until the
+// test ends.
+func runProduct(t *testing.T, namespace string) *exec.Cmd {
+	t.Helper()
+	kubeconfig, binary := installProduct(t)
+	log, err := os.Create(filepath.Join(world.Dir, "ocm", "hubmigrate-"+namespace+".log"))
+	require.NoError(t, err)
+	cmd := exec.Command(binary, "--kubeconfig="+kubeconfig, "--namespace="+envtest.ProductNamespace, "--migration-namespaces="+namespace,
+		"--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=", "--resync-period=1m")
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		log.Close()
+	})
+	return cmd
+}
+
+// migrate applies a migration of the clusters from → to and waits for its end.
+func migrate(t *testing.T, namespace, name, from, to string, clusters []string, timeout time.Duration) *unstructured.Unstructured {
+	t.Helper()
+	return migrateWith(t, namespace, name, from, to, clusters, "", timeout)
+}
+
+// migrateWith is migrate with a stage timeout ("" for the default).
+func migrateWith(t *testing.T, namespace, name, from, to string, clusters []string, stageTimeout string, timeout time.Duration) *unstructured.Unstructured {
+	t.Helper()
+	ctx := context.Background()
+	home := world.Home().AdminConfig()
+	_, err := kubernetes.NewForConfigOrDie(home).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
+	require.NoError(t, client(err))
+	list := make([]any, len(clusters))
+	for i, c := range clusters {
+		list[i] = c
+	}
+	spec := map[string]any{"from": from, "to": to, "includedManagedClusters": list}
+	if stageTimeout != "" {
+		spec["supportedConfigs"] = map[string]any{"stageTimeout": stageTimeout}
+	}
+	dyn := dynamic.NewForConfigOrDie(home)
+	_, err = dyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "global-hub.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterMigration",
+		"metadata": map[string]any{"name": name, "namespace": namespace},
+		"spec":     spec,
+	}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	var m *unstructured.Unstructured
+	eventually(t, timeout, "migration "+name+" finished", func() bool {
+		m, err = dyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err)
+		phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
+		return (phase == "Completed" || phase == "Failed") && m.GetAnnotations()[reconcile.AnnResults] != ""
+	})
+	return m
+}
