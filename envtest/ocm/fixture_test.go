@@ -201,3 +201,13 @@ func retryConflict(f func() error) error {
 		}
 	}
 }
+
+// csrsOf lists the cluster's CSRs on the hub.
+func (h hubClients) csrsOf(t *testing.T, cluster string) []certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	list, err := h.kube.CertificatesV1().CertificateSigningRequests().List(context.Background(), metav1.ListOptions{
+		LabelSelector: clusterv1.ClusterNameLabelKey + "=" + cluster,
+	})
+	require.NoError(t, err)
+	return list.Items
+}

@@ -47,7 +47,7 @@ func (c *importedCluster) start(t *testing.T) {
 // bootstrap identity, and the import manifest (the bootstrap Secret and the
 // klusterlet, here in the cluster's agent namespace on home) starts the
 // agent, which joins with the identity's approved CSR.
-func importCluster(t *testing.T, hubName, cluster string) *importedCluster {
+func importCluster(t *testing.T, hubName, cluster string, agentFlags ...string) *importedCluster {
 	t.Helper()
 	ctx := context.Background()
 	h := hubOf(t, hubName)
@@ -88,6 +88,7 @@ func importCluster(t *testing.T, hubName, cluster string) *importedCluster {
 		"--hub-kubeconfig-dir=" + filepath.Join(dir, "hub-kubeconfig"),
 		"--agent-id=" + cluster + "-agent-id",
 	}}
+	c.base = append(c.base, agentFlags...)
 	c.start(t)
 	return c
 }

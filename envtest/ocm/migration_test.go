@@ -3,17 +3,21 @@ package ocm
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
 	"github.com/hubmigrate/hubmigrate/reconcile"
@@ -65,6 +69,24 @@ func TestForwardWithOCMAgents(t *testing.T) {
 	}
 	for _, h := range []string{"hub1", "hub2"} {
 		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
+	}
+	// The agents kept the migration's bootstrap kubeconfig where the operator
+	// wrote it: its token, bound to the anchor Secret, is rejected now.
+	for _, c := range clusters {
+		files, err := filepath.Glob(filepath.Join(c.dir, "bootstrap", "*", "kubeconfig"))
+		require.NoError(t, err)
+		tried := 0
+		for _, f := range files {
+			cfg, err := clientcmd.BuildConfigFromFlags("", f)
+			require.NoError(t, err)
+			if cfg.Host != world.Hub("hub2").URL() || strings.Contains(f, defaultBootstrapSecret) {
+				continue // the import controllers' own
+			}
+			tried++
+			_, err = kubernetes.NewForConfigOrDie(cfg).Discovery().ServerVersion()
+			assert.True(t, apierrors.IsUnauthorized(err), "%s: the migration's token still authenticates on hub2: %v", c.name, err)
+		}
+		assert.Equal(t, 1, tried, "%s: the migration's bootstrap kubeconfig among %v", c.name, files)
 	}
 }
 
@@ -143,6 +165,52 @@ func TestRollbackOfStoppedAgentsWithOCMAgents(t *testing.T) {
 			return err == nil && l.ResourceVersion != lease.ResourceVersion
 		})
 	}
+	for _, h := range []string{"hub1", "hub2"} {
+		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
+	}
+}
+
+// The bootstrap trap in Singleton mode, with OCM's own agent: its CSR on
+// hub2 asks for a two-year certificate, which hubmigrate's checks refuse, so
+// Registering times out and the rollback denies the CSR. The agent waits on
+// it on hub2 and, in Singleton mode, its work agent does not run, so nothing
+// on the hubs can free it: the migration reports AgentRestartRequired naming
+// it; one restart brings it back to hub1 with its old certificate (no new CSR
+// on hub1).
+func TestTrapInSingletonModeWithOCMAgents(t *testing.T) {
+	const cluster = "trap-1"
+	c := importCluster(t, "hub1", cluster, "--client-cert-expiration-seconds=63072000")
+	c.waitJoined(t, "hub1", 2*time.Minute)
+	hub1, hub2 := hubOf(t, "hub1"), hubOf(t, "hub2")
+	csrsOnHub1 := len(hub1.csrsOf(t, cluster))
+
+	runProduct(t, "ocm-trap")
+	began := time.Now()
+	// 40 s: the stages before Registering take seconds.
+	createMigration(t, "ocm-trap", "trap", "hub1", "hub2", []string{cluster}, "40s")
+	eventually(t, 3*time.Minute, "AgentRestartRequired naming "+cluster, func() bool {
+		msg, ok := conditionMessage(getMigration(t, "ocm-trap", "trap"), "AgentRestartRequired")
+		return ok && strings.Contains(msg, cluster)
+	})
+	t.Logf("migration start to AgentRestartRequired: %s", time.Since(began).Round(100*time.Millisecond))
+	// (Its hub kubeconfig still names hub1 while it bootstraps on hub2: the
+	// agent replaces it only once a certificate is issued.)
+	refused := false
+	for _, csr := range hub2.csrsOf(t, cluster) {
+		for _, cond := range csr.Status.Conditions {
+			refused = refused || cond.Type == "Denied"
+		}
+	}
+	assert.True(t, refused, "its CSR on hub2 was denied")
+	assert.Equal(t, "Rollbacking", hub1.mc(t, cluster).Labels[reconcile.LabelPhase], "not Failed before the agent is back")
+
+	c.operator.Agent().Restart()
+	c.waitJoined(t, "hub1", 2*time.Minute)
+	m := waitMigrationEnd(t, "ocm-trap", "trap", 3*time.Minute)
+	assert.Equal(t, `{"trap-1":"Failed:RegisteringTimeout"}`, m.GetAnnotations()[reconcile.AnnResults])
+	assert.Len(t, hub1.csrsOf(t, cluster), csrsOnHub1, "back on hub1 with its old certificate: no new CSR")
+	assert.Equal(t, "Failed", hub1.mc(t, cluster).Labels[reconcile.LabelPhase])
+	assert.Nil(t, hub2.mc(t, cluster), "no copy left on hub2")
 	for _, h := range []string{"hub1", "hub2"} {
 		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
 	}

@@ -97,6 +97,13 @@ func migrate(t *testing.T, namespace, name, from, to string, clusters []string, 
 // migrateWith is migrate with a stage timeout ("" for the default).
 func migrateWith(t *testing.T, namespace, name, from, to string, clusters []string, stageTimeout string, timeout time.Duration) *unstructured.Unstructured {
 	t.Helper()
+	createMigration(t, namespace, name, from, to, clusters, stageTimeout)
+	return waitMigrationEnd(t, namespace, name, timeout)
+}
+
+// createMigration applies a migration of the clusters from → to.
+func createMigration(t *testing.T, namespace, name, from, to string, clusters []string, stageTimeout string) {
+	t.Helper()
 	ctx := context.Background()
 	home := world.Home().AdminConfig()
 	_, err := kubernetes.NewForConfigOrDie(home).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
@@ -109,19 +116,42 @@ func migrateWith(t *testing.T, namespace, name, from, to string, clusters []stri
 	if stageTimeout != "" {
 		spec["supportedConfigs"] = map[string]any{"stageTimeout": stageTimeout}
 	}
-	dyn := dynamic.NewForConfigOrDie(home)
-	_, err = dyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+	_, err = dynamic.NewForConfigOrDie(home).Resource(reconcile.MigrationGVR).Namespace(namespace).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "global-hub.open-cluster-management.io/v1alpha1", "kind": "ManagedClusterMigration",
 		"metadata": map[string]any{"name": name, "namespace": namespace},
 		"spec":     spec,
 	}}, metav1.CreateOptions{})
 	require.NoError(t, err)
+}
+
+// waitMigrationEnd waits until the migration is Completed or Failed, with its results.
+func waitMigrationEnd(t *testing.T, namespace, name string, timeout time.Duration) *unstructured.Unstructured {
+	t.Helper()
 	var m *unstructured.Unstructured
 	eventually(t, timeout, "migration "+name+" finished", func() bool {
-		m, err = dyn.Resource(reconcile.MigrationGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
-		require.NoError(t, err)
+		m = getMigration(t, namespace, name)
 		phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
 		return (phase == "Completed" || phase == "Failed") && m.GetAnnotations()[reconcile.AnnResults] != ""
 	})
 	return m
+}
+
+func getMigration(t *testing.T, namespace, name string) *unstructured.Unstructured {
+	t.Helper()
+	m, err := dynamic.NewForConfigOrDie(world.Home().AdminConfig()).Resource(reconcile.MigrationGVR).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
+	require.NoError(t, err)
+	return m
+}
+
+// conditionMessage is the message of the migration's condition when it is True.
+func conditionMessage(m *unstructured.Unstructured, condType string) (string, bool) {
+	conds, _, _ := unstructured.NestedSlice(m.Object, "status", "conditions")
+	for _, c := range conds {
+		cm, _ := c.(map[string]any)
+		if cm["type"] == condType && cm["status"] == "True" {
+			msg, _ := cm["message"].(string)
+			return msg, true
+		}
+	}
+	return "", false
 }
