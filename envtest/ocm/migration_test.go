@@ -3,7 +3,10 @@ package ocm
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -213,5 +216,62 @@ func TestTrapInSingletonModeWithOCMAgents(t *testing.T) {
 	assert.Nil(t, hub2.mc(t, cluster), "no copy left on hub2")
 	for _, h := range []string{"hub1", "hub2"} {
 		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
+	}
+}
+
+// hubmigrate SIGKILLed at seeded moments through a migration of five
+// clusters with OCM's own agents, hub1 → hub2, and through the reverse
+// migration, each time started again: both complete, every agent ends on
+// hub1 again, nothing of either migration is left. HUBMIGRATE_OCM_SEED picks
+// the seed (the test logs the one it used).
+func TestKilledThroughBothWaysWithOCMAgents(t *testing.T) {
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("HUBMIGRATE_OCM_SEED"); s != "" {
+		var err error
+		seed, err = strconv.ParseInt(s, 10, 64)
+		require.NoError(t, err)
+	}
+	t.Logf("seed %d (HUBMIGRATE_OCM_SEED=%d to run it again)", seed, seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+
+	const n = 5
+	names := make([]string, n)
+	clusters := make([]*importedCluster, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("kill-%d", i+1)
+		clusters[i] = importCluster(t, "hub1", names[i])
+	}
+	for _, c := range clusters {
+		c.waitJoined(t, "hub1", 2*time.Minute)
+	}
+	p := runProduct(t, "ocm-kill")
+	for _, way := range []struct{ name, from, to string }{{"there", "hub1", "hub2"}, {"back", "hub2", "hub1"}} {
+		began := time.Now()
+		createMigration(t, "ocm-kill", way.name, way.from, way.to, names, "")
+		// Kills spread over the migration: a pause of 0.2–3 s before each,
+		// at most 12, until it ends (a migration here takes about 30 s).
+		for k := 0; ; k++ {
+			m := getMigration(t, "ocm-kill", way.name)
+			phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
+			if (phase == "Completed" || phase == "Failed") && m.GetAnnotations()[reconcile.AnnResults] != "" {
+				break
+			}
+			require.Less(t, time.Since(began), 5*time.Minute, "migration %s not finished; %d kills so far", way.name, p.kills)
+			time.Sleep(time.Duration(200+rng.IntN(2800)) * time.Millisecond)
+			if k < 12 {
+				p.killAndStart()
+			}
+		}
+		m := getMigration(t, "ocm-kill", way.name)
+		t.Logf("%s → %s with SIGKILLs (%d so far): %s, results %s", way.from, way.to, p.kills, time.Since(began).Round(100*time.Millisecond), m.GetAnnotations()[reconcile.AnnResults])
+		phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
+		require.Equal(t, "Completed", phase, "results: %s", m.GetAnnotations()[reconcile.AnnResults])
+		for _, c := range clusters {
+			c.waitJoined(t, way.to, 2*time.Minute)
+			assert.Nil(t, hubOf(t, way.from).mc(t, c.name), "%s gone from %s", c.name, way.from)
+		}
+		for _, h := range []string{"hub1", "hub2"} {
+			assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of migration %s left on %s", way.name, h)
+		}
 	}
 }

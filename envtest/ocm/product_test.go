@@ -2,6 +2,7 @@ package ocm
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,24 +69,54 @@ func (e *buildError) Error() string {
 	return "go build ./cmd/hubmigrate: " + e.err.Error() + "\n" + e.out
 }
 
+// product is a running hubmigrate binary that a test can SIGKILL and start
+// again, as a node failure and the Deployment's restart would.
+type product struct {
+	t         *testing.T
+	namespace string
+	log       *os.File
+	cmd       *exec.Cmd
+	kills     int
+}
+
 // runProduct runs the hubmigrate binary, watching the namespace, until the
 // test ends.
-func runProduct(t *testing.T, namespace string) *exec.Cmd {
+func runProduct(t *testing.T, namespace string) *product {
 	t.Helper()
-	kubeconfig, binary := installProduct(t)
 	log, err := os.Create(filepath.Join(world.Dir, "ocm", "hubmigrate-"+namespace+".log"))
 	require.NoError(t, err)
-	cmd := exec.Command(binary, "--kubeconfig="+kubeconfig, "--namespace="+envtest.ProductNamespace, "--migration-namespaces="+namespace,
-		"--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=", "--resync-period=1m")
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, cmd.Start())
+	p := &product{t: t, namespace: namespace, log: log}
+	p.start()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
 		log.Close()
 	})
-	return cmd
+	return p
+}
+
+func (p *product) start() {
+	p.t.Helper()
+	kubeconfig, binary := installProduct(p.t)
+	cmd := exec.Command(binary, "--kubeconfig="+kubeconfig, "--namespace="+envtest.ProductNamespace, "--migration-namespaces="+p.namespace,
+		"--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=", "--resync-period=1m",
+		// As $POD_NAME in a Deployment: stable across restarts of the
+		// container, so a restarted process takes its own Lease back at once.
+		"--leader-elect-identity=hubmigrate-ocm-"+p.namespace)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(p.t, cmd.Start())
+	p.cmd = cmd
+}
+
+// killAndStart SIGKILLs the process and starts a new one.
+func (p *product) killAndStart() {
+	p.t.Helper()
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	p.kills++
+	fmt.Fprintf(p.log, "=== SIGKILL %d at %s\n", p.kills, time.Now().Format(time.RFC3339Nano))
+	p.start()
 }
 
 // migrate applies a migration of the clusters from → to and waits for its end.
