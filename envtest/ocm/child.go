@@ -28,6 +28,8 @@ func RunChildIfAsked() {
 		err = runHubController(ctx, os.Args[1:])
 	case childAgent:
 		err = runAgent(ctx, os.Args[1:])
+	case childWorkAgent:
+		err = runWorkAgent(ctx, os.Args[1:])
 	default:
 		err = fmt.Errorf("unknown child %q", kind)
 	}
@@ -43,4 +45,6 @@ func RunChildIfAsked() {
 const (
 	childHub   = "hub"
 	childAgent = "agent"
+	// childWorkAgent is the work agent of Default mode, a process of its own.
+	childWorkAgent = "work-agent"
 )

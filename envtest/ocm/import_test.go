@@ -49,10 +49,22 @@ func (c *importedCluster) start(t *testing.T) {
 // agent, which joins with the identity's approved CSR.
 func importCluster(t *testing.T, hubName, cluster string, agentFlags ...string) *importedCluster {
 	t.Helper()
+	return importClusterIn(t, hubName, cluster, "Singleton", agentFlags...)
+}
+
+// importClusterIn imports the cluster with its klusterlet in the mode
+// (Singleton, ACM's default, or Default: set on the ManagedCluster with
+// import.open-cluster-management.io/klusterlet-deploy-mode).
+func importClusterIn(t *testing.T, hubName, cluster, mode string, agentFlags ...string) *importedCluster {
+	t.Helper()
 	ctx := context.Background()
 	h := hubOf(t, hubName)
+	var annotations map[string]string
+	if mode == "Default" {
+		annotations = map[string]string{"import.open-cluster-management.io/klusterlet-deploy-mode": "Default"}
+	}
 	_, err := h.cluster.ClusterV1().ManagedClusters().Create(ctx, &clusterv1.ManagedCluster{
-		ObjectMeta: metav1.ObjectMeta{Name: cluster},
+		ObjectMeta: metav1.ObjectMeta{Name: cluster, Annotations: annotations},
 		// A short lease: a cluster whose agent has left turns unavailable
 		// after 5 lease durations, and only then does the import controller
 		// free its ManifestWorks (60 s would make that 5 minutes).
@@ -74,7 +86,7 @@ func importCluster(t *testing.T, hubName, cluster string, agentFlags ...string) 
 	require.NoError(t, err)
 	_, err = home.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: klusterletConfigMap},
-		Data:       map[string]string{"mode": "Singleton", "multipleHubs": "false", "bootstrapSecrets": defaultBootstrapSecret},
+		Data:       map[string]string{"mode": mode, "multipleHubs": "false", "bootstrapSecrets": defaultBootstrapSecret},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 

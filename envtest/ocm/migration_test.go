@@ -275,3 +275,44 @@ func TestKilledThroughBothWaysWithOCMAgents(t *testing.T) {
 		}
 	}
 }
+
+// The same trap in Default mode: the work agent is a process of its own,
+// still on hub1 while the registration agent waits on its denied CSR on
+// hub2, so the restored klusterlet reaches the cluster and brings the agent
+// back by itself — no restart, and AgentRestartRequired never names it.
+func TestTrapInDefaultModeWithOCMAgents(t *testing.T) {
+	const cluster = "trap-dflt"
+	c := importClusterIn(t, "hub1", cluster, "Default", "--client-cert-expiration-seconds=63072000")
+	c.waitJoined(t, "hub1", 2*time.Minute)
+	hub1, hub2 := hubOf(t, "hub1"), hubOf(t, "hub2")
+	csrsOnHub1 := len(hub1.csrsOf(t, cluster))
+
+	runProduct(t, "ocm-trap-dflt")
+	began := time.Now()
+	createMigration(t, "ocm-trap-dflt", "trap", "hub1", "hub2", []string{cluster}, "40s")
+	named := false
+	eventually(t, 4*time.Minute, "the migration ended", func() bool {
+		m := getMigration(t, "ocm-trap-dflt", "trap")
+		if msg, ok := conditionMessage(m, "AgentRestartRequired"); ok && strings.Contains(msg, cluster) {
+			named = true
+		}
+		phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
+		return (phase == "Completed" || phase == "Failed") && m.GetAnnotations()[reconcile.AnnResults] != ""
+	})
+	m := getMigration(t, "ocm-trap-dflt", "trap")
+	t.Logf("Default mode, trapped and freed by the work agent: %s, results %s", time.Since(began).Round(100*time.Millisecond), m.GetAnnotations()[reconcile.AnnResults])
+	assert.Equal(t, `{"trap-dflt":"Failed:RegisteringTimeout"}`, m.GetAnnotations()[reconcile.AnnResults])
+	assert.False(t, named, "AgentRestartRequired named a Default-mode cluster")
+	refused := false
+	for _, csr := range hub2.csrsOf(t, cluster) {
+		for _, cond := range csr.Status.Conditions {
+			refused = refused || cond.Type == "Denied"
+		}
+	}
+	assert.True(t, refused, "its CSR on hub2 was denied: it was trapped there")
+	c.waitJoined(t, "hub1", 2*time.Minute)
+	assert.Len(t, hub1.csrsOf(t, cluster), csrsOnHub1, "back on hub1 with its old certificate: no new CSR")
+	for _, h := range []string{"hub1", "hub2"} {
+		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
+	}
+}

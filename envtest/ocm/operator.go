@@ -31,6 +31,10 @@ type Operator struct {
 	mu    sync.Mutex
 	agent *Supervised
 	args  []string
+	// work is Default mode's work agent (nil in Singleton mode), restarted
+	// when the hub kubeconfig it reads changes (--terminate-on-files).
+	work    *Supervised
+	hubSeen []byte
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -63,6 +67,12 @@ func (o *Operator) Stop() {
 	<-o.done
 	if a := o.Agent(); a != nil {
 		a.Stop()
+	}
+	o.mu.Lock()
+	w := o.work
+	o.mu.Unlock()
+	if w != nil {
+		w.Stop()
 	}
 }
 
@@ -108,11 +118,14 @@ func (o *Operator) sync(ctx context.Context) error {
 		}
 		files = append(files, file)
 	}
-	// The flags of OCM's klusterlet-agent-deployment.yaml, with the paths
-	// where a pod would mount the Secrets.
+	// The flags of OCM's klusterlet-agent-deployment.yaml (Singleton) or
+	// klusterlet-registration-deployment.yaml (Default), with the paths where
+	// a pod would mount the Secrets.
+	singletonMode := cm.Data["mode"] != "Default"
+	hubKubeconfig := filepath.Join(o.dir, "hub-kubeconfig", "kubeconfig")
 	args := slices.Clone(o.base)
-	args = append(args, "--singleton="+map[bool]string{true: "true", false: "false"}[cm.Data["mode"] != "Default"],
-		"--workload-source-driver=kube", "--workload-source-config="+filepath.Join(o.dir, "hub-kubeconfig", "kubeconfig"))
+	args = append(args, "--singleton="+map[bool]string{true: "true", false: "false"}[singletonMode],
+		"--workload-source-driver=kube", "--workload-source-config="+hubKubeconfig)
 	if cm.Data["multipleHubs"] == "true" {
 		args = append(args, "--feature-gates=MultipleHubs=true")
 		for _, f := range files {
@@ -137,6 +150,41 @@ func (o *Operator) sync(ctx context.Context) error {
 		o.agent.SetArgs(args...)
 		o.agent.Restart()
 		o.args = args
+	}
+	return o.syncWorkAgent(singletonMode, hubKubeconfig)
+}
+
+// syncWorkAgent runs Default mode's work agent (klusterlet-work-deployment.yaml's
+// flags) and restarts it when the hub kubeconfig changes, as its
+// --terminate-on-files does; in Singleton mode there is none.
+func (o *Operator) syncWorkAgent(singletonMode bool, hubKubeconfig string) error {
+	if singletonMode {
+		if o.work != nil {
+			o.work.Stop()
+			o.work = nil
+		}
+		return nil
+	}
+	current, _ := os.ReadFile(hubKubeconfig)
+	if o.work == nil {
+		var base []string
+		for _, a := range o.base {
+			if strings.HasPrefix(a, "--kubeconfig=") || strings.HasPrefix(a, "--spoke-cluster-name=") ||
+				strings.HasPrefix(a, "--agent-namespace=") || strings.HasPrefix(a, "--agent-id=") {
+				base = append(base, a)
+			}
+		}
+		w, err := Start(o.cluster+"-work-agent", childWorkAgent, filepath.Join(o.dir, "work-agent.log"),
+			append(base, "--workload-source-driver=kube", "--workload-source-config="+hubKubeconfig)...)
+		if err != nil {
+			return err
+		}
+		o.work, o.hubSeen = w, current
+		return nil
+	}
+	if !bytes.Equal(current, o.hubSeen) {
+		o.hubSeen = current
+		o.work.Restart()
 	}
 	return nil
 }

@@ -319,3 +319,39 @@ func TestKlusterletConfigWithAMissingSecretIsNotRendered(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"hub1", "hub2"}, st.Bootstraps, "rendered once the Secret exists")
 }
+
+// Deleting the source ManagedCluster after the switch: OCM deletes its
+// ManifestWorks and keeps the ManagedCluster until they are gone; the
+// klusterlet work carries the work agent's finalizer, and the work agent has
+// moved to the target, so it is ACM's import controller that frees it — once
+// the cluster is unavailable, 5 lease durations after the agent left.
+// (Measured with OCM's own agent and hub controller in envtest/ocm.)
+func TestDeletedSourceWaitsForItsKlusterletWork(t *testing.T) {
+	ctx := context.Background()
+	importCluster(t, "delsrc", sim.Singleton)
+	p := prepareSwitch(t, "delsrc", true)
+	hub1, hub2 := hubOf(t, "hub1"), hubOf(t, "hub2")
+	assert.Contains(t, hub1KlusterletWork(t, "delsrc").GetFinalizers(), "cluster.open-cluster-management.io/manifest-work-cleanup", "the work agent holds the work it applied")
+
+	hub1.setAccept(t, "delsrc", false)
+	hub2.decide(t, waitPendingCSR(t, p), true)
+	_, err := simulator.WaitFor(ctx, "delsrc", 30*time.Second, sim.JoinedTo("hub2"))
+	require.NoError(t, err)
+	require.Equal(t, "True", conditionStatus(hub1.mc(t, "delsrc"), sim.ConditionAvailable), "still Available on hub1 right after the switch")
+	deleted := time.Now()
+	require.NoError(t, hub1.dyn.Resource(sim.ManagedClusterGVR).Delete(ctx, "delsrc", metav1.DeleteOptions{}))
+
+	time.Sleep(2 * leaseDuration)
+	mc, err := hub1.dyn.Resource(sim.ManagedClusterGVR).Get(ctx, "delsrc", metav1.GetOptions{})
+	require.NoError(t, err, "kept while its klusterlet work is held")
+	assert.NotNil(t, mc.GetDeletionTimestamp())
+	assert.NotNil(t, hub1KlusterletWork(t, "delsrc").GetDeletionTimestamp(), "the work is deleting, held by the finalizer of an agent that left")
+
+	eventually(t, 5*leaseDuration+20*time.Second, "the source ManagedCluster gone", func() bool {
+		_, err := hub1.dyn.Resource(sim.ManagedClusterGVR).Get(ctx, "delsrc", metav1.GetOptions{})
+		return isNotFound(err)
+	})
+	assert.Greater(t, time.Since(deleted), 3*leaseDuration, "not before the cluster turned unavailable")
+	_, err = simulator.WaitFor(ctx, "delsrc", 10*time.Second, sim.JoinedTo("hub2"))
+	assert.NoError(t, err, "the agent stays on the target")
+}

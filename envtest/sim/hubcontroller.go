@@ -259,9 +259,32 @@ func (s *Simulator) cleanupCluster(ctx context.Context, h *hub, mc *unstructured
 	if !slices.Contains(mc.GetFinalizers(), finalizerAPIResourceCleanup) {
 		return nil
 	}
+	// OCM's resource cleanup: the ManifestWorks in the cluster namespace are
+	// deleted, and the ManagedCluster stays until they are gone (their
+	// finalizers are the work agent's, or the import controller's to force).
+	works, err := h.works.ByNamespace(c).List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	if len(works) > 0 {
+		for _, w := range works {
+			if u := w.(*unstructured.Unstructured); u.GetDeletionTimestamp() == nil {
+				if err := h.dyn.Resource(ManifestWorkGVR).Namespace(c).Delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					return err
+				}
+			}
+		}
+		// Meanwhile the lease controller goes on: a cluster whose agent
+		// left turns Unknown, which is what lets the import controller
+		// free the works.
+		if err := s.leaseAndAvailability(ctx, h, mc); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		return nil
+	}
 	mc = mc.DeepCopy()
 	mc.SetFinalizers(slices.DeleteFunc(mc.GetFinalizers(), func(f string) bool { return f == finalizerAPIResourceCleanup }))
-	_, err := h.dyn.Resource(ManagedClusterGVR).Update(ctx, mc, metav1.UpdateOptions{})
+	_, err = h.dyn.Resource(ManagedClusterGVR).Update(ctx, mc, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

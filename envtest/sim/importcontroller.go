@@ -20,17 +20,13 @@ import (
 // its own per-cluster bootstrap identity (approving that identity's CSRs,
 // never anyone else's), and the <cluster>-klusterlet ManifestWork rendered
 // from the cluster's KlusterletConfig once the cluster has joined this hub.
-// A deleted ManagedCluster takes its klusterlet work with it.
+// A deleted ManagedCluster: its klusterlet work is deleted, and freed once the
+// cluster is unavailable (forgetCluster).
 func (s *Simulator) importController(ctx context.Context, h *hub, cluster string, mc *unstructured.Unstructured) error {
 	works := h.dyn.Resource(ManifestWorkGVR).Namespace(cluster)
 	if mc == nil || mc.GetDeletionTimestamp() != nil {
 		h.importTokens.Delete(cluster)
-		if _, err := h.works.ByNamespace(cluster).Get(KlusterletWorkName(cluster)); err == nil {
-			if err := works.Delete(ctx, KlusterletWorkName(cluster), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return err
-			}
-		}
-		return nil
+		return s.forgetCluster(ctx, h, cluster, mc)
 	}
 	if !accepted(mc) {
 		return nil
@@ -208,4 +204,41 @@ func finished(csr *certificatesv1.CertificateSigningRequest) bool {
 		}
 	}
 	return false
+}
+
+// forgetCluster is ACM's import controller for a deleted cluster: it deletes
+// the cluster's klusterlet work, and once the cluster is unavailable (its
+// agent gone: Available is no longer True, 5 lease durations after the last
+// renewal) it removes the work's finalizers as well (ForceDeleteAllManifestWorks),
+// since no work agent is left to do it. Until then OCM keeps the ManagedCluster.
+func (s *Simulator) forgetCluster(ctx context.Context, h *hub, cluster string, mc *unstructured.Unstructured) error {
+	works := h.dyn.Resource(ManifestWorkGVR).Namespace(cluster)
+	obj, err := h.works.ByNamespace(cluster).Get(KlusterletWorkName(cluster))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	work := obj.(*unstructured.Unstructured)
+	if work.GetDeletionTimestamp() == nil {
+		if err := works.Delete(ctx, work.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	if len(work.GetFinalizers()) == 0 {
+		return nil
+	}
+	if mc != nil {
+		if available, _ := condition(mc, ConditionAvailable); available == "True" {
+			return nil
+		}
+	}
+	work = work.DeepCopy()
+	work.SetFinalizers(nil)
+	if _, err := works.Update(ctx, work, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,6 +29,29 @@ func (s *Simulator) syncWorkAgent(ctx context.Context, c *Cluster) error {
 	if err != nil {
 		// Absent, or this certificate may not read it (any more): nothing to apply.
 		return nil
+	}
+	// OCM's work agent holds every work it applies with its finalizer and
+	// removes it once it has handled the deletion (the klusterlet work is
+	// Orphan: nothing to remove on the cluster). Only the agent connected to
+	// this hub does; one that has moved on leaves the work held here.
+	if work.GetDeletionTimestamp() != nil {
+		if !slices.Contains(work.GetFinalizers(), finalizerWorkCleanup) {
+			return nil
+		}
+		work.SetFinalizers(slices.DeleteFunc(work.GetFinalizers(), func(f string) bool { return f == finalizerWorkCleanup }))
+		if _, err := works.Update(ctx, work, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+			return err
+		}
+		return nil
+	}
+	if !slices.Contains(work.GetFinalizers(), finalizerWorkCleanup) {
+		work.SetFinalizers(append(work.GetFinalizers(), finalizerWorkCleanup))
+		if work, err = works.Update(ctx, work, metav1.UpdateOptions{}); err != nil {
+			if apierrors.IsForbidden(err) {
+				return nil
+			}
+			return err
+		}
 	}
 	cfg, err := parseKlusterletWork(work)
 	if err != nil {
