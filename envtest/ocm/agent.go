@@ -3,12 +3,8 @@ package ocm
 import (
 	"context"
 
-	"github.com/openshift/library-go/pkg/controller/controllercmd"
-	"github.com/openshift/library-go/pkg/operator/events"
 	"github.com/spf13/pflag"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/clock"
 	ocmfeature "open-cluster-management.io/api/feature"
 
 	commonoptions "open-cluster-management.io/ocm/pkg/common/options"
@@ -44,23 +40,18 @@ func runAgent(ctx context.Context, args []string) error {
 		return err
 	}
 	common.ComponentNamespace = *namespace
-	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	cc, err := controllerContext(*kubeconfig, *namespace, "klusterlet-agent")
 	if err != nil {
 		return err
-	}
-	controllerContext := &controllercmd.ControllerContext{
-		KubeConfig:        cfg,
-		EventRecorder:     events.NewLoggingEventRecorder("klusterlet-agent", clock.RealClock{}),
-		OperatorNamespace: *namespace,
 	}
 	// The agent cancels its own context to exit when it must restart (a new
 	// bootstrap kubeconfig, a hub it cannot reach): the supervisor restarts it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if *singletonMode {
-		err = singleton.NewAgentConfig(common, reg, wk, cancel).RunSpokeAgent(ctx, controllerContext)
+		err = singleton.NewAgentConfig(common, reg, wk, cancel).RunSpokeAgent(ctx, cc)
 	} else {
-		err = registration.NewSpokeAgentConfig(common, reg, cancel).RunSpokeAgent(ctx, controllerContext)
+		err = registration.NewSpokeAgentConfig(common, reg, cancel).RunSpokeAgent(ctx, cc)
 	}
 	if err == nil {
 		<-ctx.Done()

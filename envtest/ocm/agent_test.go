@@ -35,12 +35,7 @@ func TestAgentJoinsAHub(t *testing.T) {
 	t.Logf("agent start to Joined+Available on hub1: %s", time.Since(began).Round(100*time.Millisecond))
 	assert.Equal(t, world.Hub("hub1").URL(), hubOfAgent(dir))
 
-	lease, err := hub1.kube.CoordinationV1().Leases(cluster).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
-	require.NoError(t, err)
-	eventually(t, 90*time.Second, "the agent renews its lease", func() bool {
-		l, err := hub1.kube.CoordinationV1().Leases(cluster).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
-		return err == nil && l.ResourceVersion != lease.ResourceVersion
-	})
+	hub1.waitLeaseRenewed(t, cluster, 90*time.Second)
 }
 
 // With MultipleHubs, hubAcceptsClient=false on its hub makes OCM's agent

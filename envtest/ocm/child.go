@@ -7,7 +7,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/openshift/library-go/pkg/controller/controllercmd"
+	"github.com/openshift/library-go/pkg/operator/events"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 )
 
 // childEnv names the OCM component a process started from this package's
@@ -48,3 +52,18 @@ const (
 	// childWorkAgent is the work agent of Default mode, a process of its own.
 	childWorkAgent = "work-agent"
 )
+
+// controllerContext is what library-go's controller command gives OCM's
+// components (bypassed here: its serving port and leader election would
+// collide between children).
+func controllerContext(kubeconfig, namespace, component string) (*controllercmd.ControllerContext, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return &controllercmd.ControllerContext{
+		KubeConfig:        cfg,
+		EventRecorder:     events.NewLoggingEventRecorder(component, clock.RealClock{}),
+		OperatorNamespace: namespace,
+	}, nil
+}

@@ -211,3 +211,14 @@ func (h hubClients) csrsOf(t *testing.T, cluster string) []certificatesv1.Certif
 	require.NoError(t, err)
 	return list.Items
 }
+
+// waitLeaseRenewed waits until the cluster's agent renews its lease on the hub.
+func (h hubClients) waitLeaseRenewed(t *testing.T, cluster string, timeout time.Duration) {
+	t.Helper()
+	lease, err := h.kube.CoordinationV1().Leases(cluster).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
+	require.NoError(t, err)
+	eventually(t, timeout, cluster+" renews its lease on "+h.name, func() bool {
+		l, err := h.kube.CoordinationV1().Leases(cluster).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
+		return err == nil && l.ResourceVersion != lease.ResourceVersion
+	})
+}

@@ -3,12 +3,8 @@ package ocm
 import (
 	"context"
 
-	"github.com/openshift/library-go/pkg/controller/controllercmd"
-	"github.com/openshift/library-go/pkg/operator/events"
 	"github.com/spf13/pflag"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/clock"
 	ocmfeature "open-cluster-management.io/api/feature"
 
 	"open-cluster-management.io/ocm/pkg/features"
@@ -28,12 +24,9 @@ func runHubController(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	cc, err := controllerContext(*kubeconfig, "", "registration-controller")
 	if err != nil {
 		return err
 	}
-	return manager.RunControllerManager(ctx, &controllercmd.ControllerContext{
-		KubeConfig:    cfg,
-		EventRecorder: events.NewLoggingEventRecorder("registration-controller", clock.RealClock{}),
-	})
+	return manager.RunControllerManager(ctx, cc)
 }

@@ -63,16 +63,9 @@ func TestForwardWithOCMAgents(t *testing.T) {
 		assert.Nil(t, hub1.mc(t, c.name), "%s gone from hub1", c.name)
 		assert.Equal(t, world.Hub("hub2").URL(), hubOfAgent(c.dir), "%s's agent on hub2", c.name)
 		c.waitJoined(t, "hub2", time.Minute)
-		lease, err := hub2.kube.CoordinationV1().Leases(c.name).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
-		require.NoError(t, err)
-		eventually(t, 90*time.Second, c.name+" renews its lease on hub2", func() bool {
-			l, err := hub2.kube.CoordinationV1().Leases(c.name).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
-			return err == nil && l.ResourceVersion != lease.ResourceVersion
-		})
+		hub2.waitLeaseRenewed(t, c.name, 90*time.Second)
 	}
-	for _, h := range []string{"hub1", "hub2"} {
-		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
-	}
+	assertNothingLeft(t, m)
 	// The agents kept the migration's bootstrap kubeconfig where the operator
 	// wrote it: its token, bound to the anchor Secret, is rejected now.
 	for _, c := range clusters {
@@ -90,6 +83,14 @@ func TestForwardWithOCMAgents(t *testing.T) {
 			assert.True(t, apierrors.IsUnauthorized(err), "%s: the migration's token still authenticates on hub2: %v", c.name, err)
 		}
 		assert.Equal(t, 1, tried, "%s: the migration's bootstrap kubeconfig among %v", c.name, files)
+	}
+}
+
+// assertNothingLeft: no object labelled with the migration's UID on either hub.
+func assertNothingLeft(t *testing.T, m *unstructured.Unstructured) {
+	t.Helper()
+	for _, h := range []string{"hub1", "hub2"} {
+		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of migration %s left on %s", m.GetName(), h)
 	}
 }
 
@@ -161,16 +162,9 @@ func TestRollbackOfStoppedAgentsWithOCMAgents(t *testing.T) {
 		cm, err := kubernetes.NewForConfigOrDie(world.Home().AdminConfig()).CoreV1().ConfigMaps(AgentNamespace(c.name)).Get(context.Background(), klusterletConfigMap, metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, "false", cm.Data["multipleHubs"], "%s's klusterlet is its original", c.name)
-		lease, err := hub1.kube.CoordinationV1().Leases(c.name).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
-		require.NoError(t, err)
-		eventually(t, 60*time.Second, c.name+" renews its lease on hub1", func() bool {
-			l, err := hub1.kube.CoordinationV1().Leases(c.name).Get(context.Background(), "managed-cluster-lease", metav1.GetOptions{})
-			return err == nil && l.ResourceVersion != lease.ResourceVersion
-		})
+		hub1.waitLeaseRenewed(t, c.name, 60*time.Second)
 	}
-	for _, h := range []string{"hub1", "hub2"} {
-		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
-	}
+	assertNothingLeft(t, m)
 }
 
 // The bootstrap trap in Singleton mode, with OCM's own agent: its CSR on
@@ -214,9 +208,7 @@ func TestTrapInSingletonModeWithOCMAgents(t *testing.T) {
 	assert.Len(t, hub1.csrsOf(t, cluster), csrsOnHub1, "back on hub1 with its old certificate: no new CSR")
 	assert.Equal(t, "Failed", hub1.mc(t, cluster).Labels[reconcile.LabelPhase])
 	assert.Nil(t, hub2.mc(t, cluster), "no copy left on hub2")
-	for _, h := range []string{"hub1", "hub2"} {
-		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
-	}
+	assertNothingLeft(t, m)
 }
 
 // hubmigrate SIGKILLed at seeded moments through a migration of five
@@ -270,9 +262,7 @@ func TestKilledThroughBothWaysWithOCMAgents(t *testing.T) {
 			c.waitJoined(t, way.to, 2*time.Minute)
 			assert.Nil(t, hubOf(t, way.from).mc(t, c.name), "%s gone from %s", c.name, way.from)
 		}
-		for _, h := range []string{"hub1", "hub2"} {
-			assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of migration %s left on %s", way.name, h)
-		}
+		assertNothingLeft(t, m)
 	}
 }
 
@@ -312,7 +302,5 @@ func TestTrapInDefaultModeWithOCMAgents(t *testing.T) {
 	assert.True(t, refused, "its CSR on hub2 was denied: it was trapped there")
 	c.waitJoined(t, "hub1", 2*time.Minute)
 	assert.Len(t, hub1.csrsOf(t, cluster), csrsOnHub1, "back on hub1 with its old certificate: no new CSR")
-	for _, h := range []string{"hub1", "hub2"} {
-		assert.Empty(t, leftovers(t, h, string(m.GetUID())), "nothing of the migration left on %s", h)
-	}
+	assertNothingLeft(t, m)
 }

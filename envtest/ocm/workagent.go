@@ -4,12 +4,8 @@ import (
 	"context"
 	"os"
 
-	"github.com/openshift/library-go/pkg/controller/controllercmd"
-	"github.com/openshift/library-go/pkg/operator/events"
 	"github.com/spf13/pflag"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/clock"
 	ocmfeature "open-cluster-management.io/api/feature"
 
 	commonoptions "open-cluster-management.io/ocm/pkg/common/options"
@@ -38,15 +34,11 @@ func runWorkAgent(ctx context.Context, args []string) error {
 		return err // no hub kubeconfig yet
 	}
 	common.ComponentNamespace = *namespace
-	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	cc, err := controllerContext(*kubeconfig, *namespace, "work-agent")
 	if err != nil {
 		return err
 	}
-	if err := work.NewWorkAgentConfig(common, wk).RunWorkloadAgent(ctx, &controllercmd.ControllerContext{
-		KubeConfig:        cfg,
-		EventRecorder:     events.NewLoggingEventRecorder("work-agent", clock.RealClock{}),
-		OperatorNamespace: *namespace,
-	}); err != nil {
+	if err := work.NewWorkAgentConfig(common, wk).RunWorkloadAgent(ctx, cc); err != nil {
 		return err
 	}
 	<-ctx.Done()
