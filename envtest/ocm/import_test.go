@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,4 +146,26 @@ func workApplied(work *unstructured.Unstructured) bool {
 		}
 	}
 	return false
+}
+
+// importJoined imports n clusters named <prefix>-1… into hub1 and waits
+// until every one is joined there with its klusterlet work applied.
+func importJoined(t *testing.T, prefix string, n int) ([]string, []*importedCluster) {
+	t.Helper()
+	names := make([]string, n)
+	clusters := make([]*importedCluster, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%d", prefix, i+1)
+		clusters[i] = importCluster(t, "hub1", names[i])
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, c := range clusters {
+		wg.Go(func() { errs[i] = c.joined(t, "hub1", 2*time.Minute) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	return names, clusters
 }

@@ -134,7 +134,7 @@ func (im *Importer) sync(ctx context.Context, mc *unstructured.Unstructured) err
 	existing, err := works.Get(ctx, sim.KlusterletWorkName(c), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		existing = nil
-		if !joined(mc) {
+		if conditionStatus(mc, sim.ConditionJoined) != "True" {
 			return nil // rendered once the cluster has joined this hub
 		}
 	} else if err != nil {
@@ -171,15 +171,16 @@ func client(err error) error {
 	return err
 }
 
-func joined(mc *unstructured.Unstructured) bool {
+// conditionStatus is the status of the ManagedCluster's condition ("" if absent).
+func conditionStatus(mc *unstructured.Unstructured, condType string) string {
 	conds, _, _ := unstructured.NestedSlice(mc.Object, "status", "conditions")
 	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == sim.ConditionJoined && m["status"] == "True" {
-			return true
+		if m, _ := c.(map[string]any); m["type"] == condType {
+			status, _ := m["status"].(string)
+			return status
 		}
 	}
-	return false
+	return ""
 }
 
 func importSA(cluster string) string { return cluster + "-bootstrap-sa" }
@@ -341,7 +342,7 @@ func (im *Importer) cleanup(ctx context.Context, mc *unstructured.Unstructured) 
 			}
 			continue
 		}
-		if available(mc) || len(w.GetFinalizers()) == 0 {
+		if conditionStatus(mc, sim.ConditionAvailable) == "True" || len(w.GetFinalizers()) == 0 {
 			continue
 		}
 		patch := []byte(`{"metadata":{"finalizers":null,"resourceVersion":"` + w.GetResourceVersion() + `"}}`)
@@ -350,15 +351,4 @@ func (im *Importer) cleanup(ctx context.Context, mc *unstructured.Unstructured) 
 		}
 	}
 	return nil
-}
-
-func available(mc *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(mc.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "ManagedClusterConditionAvailable" {
-			return m["status"] == "True"
-		}
-	}
-	return false
 }

@@ -2,13 +2,11 @@ package ocm
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,23 +30,8 @@ import (
 // left on either hub, and the migration's bootstrap tokens are rejected.
 func TestForwardWithOCMAgents(t *testing.T) {
 	const n = 5
-	names := make([]string, n)
-	clusters := make([]*importedCluster, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("fwd-%d", i+1)
-		clusters[i] = importCluster(t, "hub1", names[i])
-	}
 	began := time.Now()
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, c := range clusters {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = c.joined(t, "hub1", 2*time.Minute) }()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
+	names, clusters := importJoined(t, "fwd", n)
 	t.Logf("%d agents from start to Joined+Available on hub1 with their klusterlet work Applied: %s", n, time.Since(began).Round(100*time.Millisecond))
 
 	runProduct(t, "ocm-fwd")
@@ -120,15 +103,7 @@ func leftovers(t *testing.T, hubName, uid string) []string {
 // back to hub1 by themselves with their original configuration.
 func TestRollbackOfStoppedAgentsWithOCMAgents(t *testing.T) {
 	const n = 5
-	names := make([]string, n)
-	clusters := make([]*importedCluster, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("rb-%d", i+1)
-		clusters[i] = importCluster(t, "hub1", names[i])
-	}
-	for _, c := range clusters {
-		c.waitJoined(t, "hub1", 2*time.Minute)
-	}
+	names, clusters := importJoined(t, "rb", n)
 	stopped := clusters[3:]
 	for _, c := range stopped {
 		c.stop()
@@ -227,15 +202,7 @@ func TestKilledThroughBothWaysWithOCMAgents(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 
 	const n = 5
-	names := make([]string, n)
-	clusters := make([]*importedCluster, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("kill-%d", i+1)
-		clusters[i] = importCluster(t, "hub1", names[i])
-	}
-	for _, c := range clusters {
-		c.waitJoined(t, "hub1", 2*time.Minute)
-	}
+	names, clusters := importJoined(t, "kill", n)
 	p := runProduct(t, "ocm-kill")
 	for _, way := range []struct{ name, from, to string }{{"there", "hub1", "hub2"}, {"back", "hub2", "hub1"}} {
 		began := time.Now()
@@ -243,9 +210,7 @@ func TestKilledThroughBothWaysWithOCMAgents(t *testing.T) {
 		// Kills spread over the migration: a pause of 0.2–3 s before each,
 		// at most 12, until it ends (a migration here takes about 30 s).
 		for k := 0; ; k++ {
-			m := getMigration(t, "ocm-kill", way.name)
-			phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
-			if (phase == "Completed" || phase == "Failed") && m.GetAnnotations()[reconcile.AnnResults] != "" {
+			if finished(getMigration(t, "ocm-kill", way.name)) {
 				break
 			}
 			require.Less(t, time.Since(began), 5*time.Minute, "migration %s not finished; %d kills so far", way.name, p.kills)
@@ -286,8 +251,7 @@ func TestTrapInDefaultModeWithOCMAgents(t *testing.T) {
 		if msg, ok := conditionMessage(m, "AgentRestartRequired"); ok && strings.Contains(msg, cluster) {
 			named = true
 		}
-		phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
-		return (phase == "Completed" || phase == "Failed") && m.GetAnnotations()[reconcile.AnnResults] != ""
+		return finished(m)
 	})
 	m := getMigration(t, "ocm-trap-dflt", "trap")
 	t.Logf("Default mode, trapped and freed by the work agent: %s, results %s", time.Since(began).Round(100*time.Millisecond), m.GetAnnotations()[reconcile.AnnResults])

@@ -161,10 +161,15 @@ func waitMigrationEnd(t *testing.T, namespace, name string, timeout time.Duratio
 	var m *unstructured.Unstructured
 	eventually(t, timeout, "migration "+name+" finished", func() bool {
 		m = getMigration(t, namespace, name)
-		phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
-		return (phase == "Completed" || phase == "Failed") && m.GetAnnotations()[reconcile.AnnResults] != ""
+		return finished(m)
 	})
 	return m
+}
+
+// finished: the migration is Completed or Failed, with its results written.
+func finished(m *unstructured.Unstructured) bool {
+	phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
+	return (phase == "Completed" || phase == "Failed") && m.GetAnnotations()[reconcile.AnnResults] != ""
 }
 
 func getMigration(t *testing.T, namespace, name string) *unstructured.Unstructured {
