@@ -290,7 +290,6 @@ func TestLeaderKilledMidRegistering(t *testing.T) {
 	took := time.Since(killed)
 	for _, c := range clusters {
 		require.NoError(t, simulator.NeverFileCSROn(c, "hub2", false))
-		require.NoError(t, simulator.RestartAgent(c))
 	}
 	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 		return standby.actions() > 0, nil

@@ -123,7 +123,6 @@ func TestForgedMarkersAreNotActedOn(t *testing.T) {
 		delete(anns, reconcile.AnnCommitted)
 	}))
 	require.NoError(t, simulator.NeverFileCSROn("forge-held", "hub2", false))
-	require.NoError(t, simulator.RestartAgent("forge-held"))
 	done := waitMigrationPhase(t, "ops", "forged", "Failed", 3*time.Minute) // forge-pre failed; forge-held done
 	assert.Equal(t, `{"forge-held":"Completed","forge-pre":"Failed:ClaimedBy"}`, done.GetAnnotations()[reconcile.AnnResults])
 

@@ -120,7 +120,6 @@ func TestStatusCommand(t *testing.T) {
 	c = startController(t, 2*time.Second)
 	defer c.stop()
 	require.NoError(t, simulator.NeverFileCSROn("st-held", "hub2", false))
-	require.NoError(t, simulator.RestartAgent("st-held"))
 	require.NoError(t, watch.Wait(), "--watch ends when the migration is finished: %s", watched.String())
 	assert.Contains(t, watched.String(), "managedclustermigration ops/status: Completed, hub1 → hub2, 2/2 completed\n")
 	assert.Regexp(t, `\nst-held\s+Completed\s+`, watched.String())
