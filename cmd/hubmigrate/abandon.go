@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/hubmigrate/hubmigrate/reconcile"
 )
@@ -32,22 +35,7 @@ See docs/when-a-migration-fails.md.`,
 			if err != nil {
 				return failed(err)
 			}
-			migrations := client.Resource(reconcile.MigrationGVR).Namespace(ns)
-			m, err := migrations.Get(cmd.Context(), args[0], metav1.GetOptions{})
-			if err != nil {
-				return failed(err)
-			}
-			// A merge patch of the annotation alone, on the object read: the
-			// UID precondition below deletes that one and no namesake.
-			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-				"annotations": map[string]any{reconcile.AnnAbandon: "true"},
-				"uid":         string(m.GetUID()),
-			}})
-			if _, err := migrations.Patch(cmd.Context(), args[0], types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-				return failed(err)
-			}
-			uid := m.GetUID()
-			if err := migrations.Delete(cmd.Context(), args[0], metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil {
+			if err := abandon(cmd.Context(), client.Resource(reconcile.MigrationGVR).Namespace(ns), args[0]); err != nil {
 				return failed(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "managedclustermigration %s/%s abandoned: deleting; what cannot be cleaned is named in its Abandoned Event\n", ns, args[0])
@@ -56,4 +44,29 @@ See docs/when-a-migration-fails.md.`,
 	}
 	home.bind(cmd.Flags())
 	return cmd
+}
+
+// abandon annotates the migration, then deletes it. When its deletion was
+// already under way the controller may let it go between the two: a delete
+// that then finds nothing has nothing left to do.
+func abandon(ctx context.Context, migrations dynamic.ResourceInterface, name string) error {
+	m, err := migrations.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	// A merge patch of the annotation alone, on the object read: the UID
+	// precondition below deletes that one and no namesake.
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+		"annotations": map[string]any{reconcile.AnnAbandon: "true"},
+		"uid":         string(m.GetUID()),
+	}})
+	if _, err := migrations.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return err
+	}
+	uid := m.GetUID()
+	err = migrations.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
