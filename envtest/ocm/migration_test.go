@@ -18,21 +18,35 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/hubmigrate/hubmigrate/envtest/hubfacts"
 	"github.com/hubmigrate/hubmigrate/envtest/sim"
 	"github.com/hubmigrate/hubmigrate/reconcile"
 )
+
+// factsFile holds the facts the hubs show of a cluster migrated in Singleton
+// mode: measured here, with OCM's own agents and hub controllers, and held
+// against the simulator by reconcile/e2e's TestHubFactsOfTheSimulatorAreOCMs.
+// HUBMIGRATE_WRITE_FACTS=1 records it again (after an OCM upgrade).
+const factsFile = "../hubfacts/testdata/forward-singleton.facts"
 
 // Five clusters in Singleton mode, hub1 → hub2, with OCM's own agents and
 // hub controllers: every cluster Completed, every agent's hub kubeconfig
 // points at hub2 and its lease there renews, nothing of the migration is
 // left on either hub, and the migration's bootstrap tokens are rejected.
+// What the hubs showed of each cluster, fact by fact, is factsFile.
 func TestForwardWithOCMAgents(t *testing.T) {
 	const n = 5
 	began := time.Now()
 	names, clusters := importJoined(t, "fwd", n)
 	t.Logf("%d agents from start to Joined+Available on hub1 with their klusterlet work Applied: %s", n, time.Since(began).Round(100*time.Millisecond))
+	rec, err := hubfacts.Start(context.Background(), map[string]*rest.Config{
+		"source": world.Hub("hub1").AdminConfig(), "target": world.Hub("hub2").AdminConfig(),
+	}, names...)
+	require.NoError(t, err)
+	defer rec.Stop()
 
 	runProduct(t, "ocm-fwd")
 	began = time.Now()
@@ -40,6 +54,10 @@ func TestForwardWithOCMAgents(t *testing.T) {
 	phase, _, _ := unstructured.NestedString(m.Object, "status", "phase")
 	require.Equal(t, "Completed", phase, "results: %s", m.GetAnnotations()[reconcile.AnnResults])
 	t.Logf("migration of %d clusters with OCM's agents: %s", n, time.Since(began).Round(100*time.Millisecond))
+	hubfacts.Match(t, rec, factsFile, `What the hubs showed of a cluster migrated hub1 → hub2 in Singleton mode, fact by fact:
+each fact's distinct values in order (envtest/hubfacts). Recorded by envtest/ocm's
+TestForwardWithOCMAgents with OCM's own hub controller and klusterlet agent (ocm v1.2.1);
+the simulator is held to it by reconcile/e2e's TestHubFactsOfTheSimulatorAreOCMs.`, names...)
 
 	hub1, hub2 := hubOf(t, "hub1"), hubOf(t, "hub2")
 	for _, c := range clusters {

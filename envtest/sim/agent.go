@@ -102,7 +102,7 @@ func (s *Simulator) selectBootstrap(ctx context.Context, c *Cluster) error {
 		}
 		if c.hubCred != nil {
 			for i := range c.bootstraps {
-				if c.bootstraps[i].Server == c.hubCred.Server && s.bootstrapValid(ctx, c, &c.bootstraps[i]) {
+				if c.hubCred.validFor(c.bootstraps[i]) && s.bootstrapValid(ctx, c, &c.bootstraps[i]) {
 					chosen = &c.bootstraps[i]
 					break
 				}
@@ -123,7 +123,7 @@ func (s *Simulator) selectBootstrap(ctx context.Context, c *Cluster) error {
 	}
 	sel := *chosen
 	c.selected = &sel
-	if c.hubCred != nil && c.hubCred.Server == sel.Server && s.certificateValid(ctx, c) {
+	if c.hubCred != nil && c.hubCred.validFor(sel) && s.certificateValid(ctx, c) {
 		c.state = Joined
 		c.backoff = 0
 		c.lastRenew = time.Time{}
@@ -271,7 +271,7 @@ func (s *Simulator) waitForCSR(ctx context.Context, c *Cluster) error {
 	if len(csr.Status.Certificate) == 0 {
 		return nil
 	}
-	c.hubCred = &hubCredential{Server: c.selected.Server, CertPEM: csr.Status.Certificate, KeyPEM: c.csrKeyPEM}
+	c.hubCred = &hubCredential{Server: c.selected.Server, CAData: c.selected.CAData, Cluster: c.selected.Cluster, CertPEM: csr.Status.Certificate, KeyPEM: c.csrKeyPEM}
 	c.csrName, c.csrKeyPEM = "", nil
 	c.state = Joined
 	c.backoff = 0

@@ -51,7 +51,10 @@ func TestImportAndAcceptanceSideEffects(t *testing.T) {
 // The switch: hubAcceptsClient=false on the source makes the agent select the
 // target, file a CSR with the migration's credential and join once approved;
 // the target's import controller then re-points it at the target's own
-// credential. The old hub keeps Joined and, for 5 lease durations, Available.
+// credential, whose kubeconfig names its cluster otherwise, so the agent
+// bootstraps once more (OCM's IsHubKubeconfigValid). The old hub keeps Joined
+// and, for 5 lease durations, Available; HubAccepted stays True there while
+// the cluster's ManifestWorks exist.
 func TestSwitchToTheTarget(t *testing.T) {
 	ctx := context.Background()
 	importCluster(t, "sw", sim.Singleton)
@@ -73,15 +76,24 @@ func TestSwitchToTheTarget(t *testing.T) {
 	assert.Equal(t, "True", conditionStatus(mc2, sim.ConditionJoined))
 	assert.Equal(t, "True", conditionStatus(mc2, sim.ConditionAvailable))
 
+	var requesters []string
+	for _, c := range hub2.csrsOf(t, "sw") {
+		requesters = append(requesters, c.Spec.Username)
+	}
+	assert.ElementsMatch(t, []string{csr.Spec.Username, "system:serviceaccount:sw:sw-bootstrap-sa"}, requesters,
+		"a second CSR, with the target's own bootstrap credential")
+
 	mc1 := hub1.mc(t, "sw")
 	assert.Equal(t, "True", conditionStatus(mc1, sim.ConditionJoined), "the old hub keeps Joined")
-	eventually(t, 10*time.Second, "HubAccepted follows hubAcceptsClient=false, late", func() bool {
-		return conditionStatus(hub1.mc(t, "sw"), sim.ConditionHubAccepted) == "False"
-	})
 	eventually(t, 5*leaseDuration+10*time.Second, "stale Available turns Unknown", func() bool {
 		return conditionStatus(hub1.mc(t, "sw"), sim.ConditionAvailable) == "Unknown"
 	})
 	assert.Equal(t, "True", conditionStatus(hub2.mc(t, "sw"), sim.ConditionAvailable))
+	mc1 = hub1.mc(t, "sw")
+	assert.Equal(t, "True", conditionStatus(mc1, sim.ConditionHubAccepted), "HubAccepted stays while the klusterlet work exists")
+	eventually(t, 10*time.Second, "unreachable taint on the old hub", func() bool {
+		return hasTaint(hub1.mc(t, "sw"), sim.TaintUnreachable)
+	})
 
 	// hubAcceptsClient=false cut the old hub's RBAC: registration binding gone,
 	// the work binding held by its finalizer while works exist.
@@ -90,6 +102,18 @@ func TestSwitchToTheTarget(t *testing.T) {
 	rb, err := hub1.kube.RbacV1().RoleBindings("sw").Get(ctx, "open-cluster-management:managedcluster:sw:work", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.NotNil(t, rb.DeletionTimestamp)
+
+	// Once the old hub's works are gone, HubAccepted follows.
+	works := hub1.dyn.Resource(sim.ManifestWorkGVR).Namespace("sw")
+	work, err := works.Get(ctx, sim.KlusterletWorkName("sw"), metav1.GetOptions{})
+	require.NoError(t, err)
+	work.SetFinalizers(nil)
+	_, err = works.Update(ctx, work, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, works.Delete(ctx, sim.KlusterletWorkName("sw"), metav1.DeleteOptions{}))
+	eventually(t, 10*time.Second, "HubAccepted False once no ManifestWork is left", func() bool {
+		return conditionStatus(hub1.mc(t, "sw"), sim.ConditionHubAccepted) == "False"
+	})
 }
 
 // The bootstrap trap: while its CSR is pending, nothing on the hubs moves the

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"crypto/x509"
 	"sync"
 	"time"
@@ -36,17 +37,32 @@ const (
 
 // bootstrapKubeconfig is one bootstrap kubeconfig on the managed cluster.
 type bootstrapKubeconfig struct {
-	Name   string // the Secret it was delivered in
-	Server string
-	CAData []byte
-	Token  string
+	Name string // the Secret it was delivered in
+	// Cluster is the name of the kubeconfig's cluster entry: OCM's agent
+	// copies it into the hub kubeconfig and holds that valid only for a
+	// bootstrap kubeconfig of the same name.
+	Cluster string
+	Server  string
+	CAData  []byte
+	Token   string
 }
 
-// hubCredential is the agent's hub kubeconfig: a certificate issued by one hub.
+// hubCredential is the agent's hub kubeconfig: a certificate issued by one
+// hub, with the server, CA and cluster name of the bootstrap kubeconfig it
+// was obtained with.
 type hubCredential struct {
 	Server  string
+	CAData  []byte
+	Cluster string
 	CertPEM []byte
 	KeyPEM  []byte
+}
+
+// validFor is OCM's IsHubKubeconfigValid: the hub kubeconfig is kept only
+// with a bootstrap kubeconfig of the same server, CA and cluster name;
+// otherwise the agent bootstraps again (a new CSR), even on the same hub.
+func (h *hubCredential) validFor(b bootstrapKubeconfig) bool {
+	return h.Server == b.Server && bytes.Equal(h.CAData, b.CAData) && h.Cluster == b.Cluster
 }
 
 // Cluster is one simulated managed cluster: its klusterlet's local state (what

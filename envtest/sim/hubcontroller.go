@@ -56,17 +56,18 @@ func (s *Simulator) hubController(ctx context.Context, h *hub, cluster string, m
 	// Lease renewals wake this often; the acceptance state is redone only
 	// when the ManagedCluster changed since it was last put in place.
 	if rv, ok := h.reconciledRV.Load(cluster); !ok || rv != mc.GetResourceVersion() {
-		var err error
+		done, err := true, error(nil)
 		if accepted(mc) {
-			h.unacceptedSince.Delete(cluster)
 			err = s.acceptCluster(ctx, h, mc)
 		} else {
-			err = s.unacceptCluster(ctx, h, mc)
+			done, err = s.unacceptCluster(ctx, h, mc)
 		}
 		if err != nil {
 			return err
 		}
-		h.reconciledRV.Store(cluster, mc.GetResourceVersion())
+		if done {
+			h.reconciledRV.Store(cluster, mc.GetResourceVersion())
+		}
 	}
 	return s.leaseAndAvailability(ctx, h, mc)
 }
@@ -160,33 +161,34 @@ func (s *Simulator) acceptCluster(ctx context.Context, h *hub, mc *unstructured.
 	return nil
 }
 
-func (s *Simulator) unacceptCluster(ctx context.Context, h *hub, mc *unstructured.Unstructured) error {
+// unacceptCluster is OCM's reaction to hubAcceptsClient=false; done is false
+// while it waits for the cluster's ManifestWorks to go (their events wake it).
+func (s *Simulator) unacceptCluster(ctx context.Context, h *hub, mc *unstructured.Unstructured) (done bool, err error) {
 	c := mc.GetName()
 	if _, err := h.kube.RbacV1().ClusterRoles().Get(ctx, clusterRBACName(c), metav1.GetOptions{}); err == nil {
 		if err := s.ensureClusterRole(ctx, h, c, selfReadRules(c)); err != nil {
-			return err
+			return false, err
 		}
 	}
 	for _, suffix := range []string{"registration", "work"} {
 		err := h.kube.RbacV1().RoleBindings(c).Delete(ctx, clusterRBACName(c)+":"+suffix, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return err
+			return false, err
 		}
 	}
 	if status, _ := condition(mc, ConditionHubAccepted); status != "True" {
-		return nil
+		return true, nil
 	}
-	// HubAccepted follows hubAcceptsClient, but lags while works exist.
-	since, _ := h.unacceptedSince.LoadOrStore(c, s.now())
-	works, _ := h.works.ByNamespace(c).List(labels.Everything())
-	if wait := since.(time.Time).Add(s.opts.AcceptedLag).Sub(s.now()); len(works) > 0 && wait > 0 {
-		s.queue.AddAfter(hubKey(h.Name, c), wait)
-		return nil
+	// OCM's hub controller sets HubAccepted False only once the cluster
+	// namespace holds no ManifestWork (it requeues until then): with ACM's
+	// klusterlet work there, not before the cluster is deleted.
+	if works, _ := h.works.ByNamespace(c).List(labels.Everything()); len(works) > 0 {
+		return false, nil
 	}
 	mc = mc.DeepCopy()
 	setCondition(mc, ConditionHubAccepted, "False", "HubClusterAdminDenied", s.now().UTC().Format(time.RFC3339), 0)
-	_, err := h.dyn.Resource(ManagedClusterGVR).UpdateStatus(ctx, mc, metav1.UpdateOptions{})
-	return err
+	_, err = h.dyn.Resource(ManagedClusterGVR).UpdateStatus(ctx, mc, metav1.UpdateOptions{})
+	return err == nil, err
 }
 
 // leaseAndAvailability turns Available Unknown 5 lease durations after the
@@ -213,9 +215,14 @@ func (s *Simulator) leaseAndAvailability(ctx context.Context, h *hub, mc *unstru
 			mc, status = updated, "Unknown"
 		}
 	}
+	// OCM's taint controller: unreachable while Available is missing or
+	// Unknown, accepted or not; a deleting cluster's taints are left alone.
+	if mc.GetDeletionTimestamp() != nil {
+		return nil
+	}
 	taints, _, _ := unstructured.NestedSlice(mc.Object, "spec", "taints")
 	has := slices.ContainsFunc(taints, func(t any) bool { m, _ := t.(map[string]any); return m["key"] == TaintUnreachable })
-	want := status != "True" && accepted(mc)
+	want := status == "" || status == "Unknown"
 	if has == want {
 		return nil
 	}

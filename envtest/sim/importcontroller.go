@@ -9,7 +9,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -144,7 +143,7 @@ func (s *Simulator) applyKlusterletConfig(h *hub, mc *unstructured.Unstructured,
 // kubeconfig for it; nil until the cluster namespace exists.
 func (s *Simulator) importBootstrap(ctx context.Context, h *hub, cluster string) (*bootstrapKubeconfig, error) {
 	if tok, ok := h.importTokens.Load(cluster); ok {
-		return &bootstrapKubeconfig{Name: defaultBootstrapSecret, Server: h.URL, CAData: h.CAData, Token: tok.(string)}, nil
+		return &bootstrapKubeconfig{Name: defaultBootstrapSecret, Cluster: importKubeconfigCluster, Server: h.URL, CAData: h.CAData, Token: tok.(string)}, nil
 	}
 	ns, err := h.kube.CoreV1().Namespaces().Get(ctx, cluster, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || (err == nil && ns.DeletionTimestamp != nil) {
@@ -157,11 +156,11 @@ func (s *Simulator) importBootstrap(ctx context.Context, h *hub, cluster string)
 	if err := ensure(ctx, h.kube.CoreV1().ServiceAccounts(cluster), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: cluster}}); err != nil {
 		return nil, err
 	}
-	if err := ensure(ctx, h.kube.RbacV1().ClusterRoleBindings(), &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "import:" + cluster + ":bootstrap"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: BootstrapClusterRole},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: cluster}},
-	}); err != nil {
+	role, binding := ImportBootstrapRBAC(cluster)
+	if err := ensure(ctx, h.kube.RbacV1().ClusterRoles(), role); err != nil {
+		return nil, err
+	}
+	if err := ensure(ctx, h.kube.RbacV1().ClusterRoleBindings(), binding); err != nil {
 		return nil, err
 	}
 	tr, err := h.kube.CoreV1().ServiceAccounts(cluster).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
@@ -171,7 +170,7 @@ func (s *Simulator) importBootstrap(ctx context.Context, h *hub, cluster string)
 		return nil, err
 	}
 	h.importTokens.Store(cluster, tr.Status.Token)
-	return &bootstrapKubeconfig{Name: defaultBootstrapSecret, Server: h.URL, CAData: h.CAData, Token: tr.Status.Token}, nil
+	return &bootstrapKubeconfig{Name: defaultBootstrapSecret, Cluster: importKubeconfigCluster, Server: h.URL, CAData: h.CAData, Token: tr.Status.Token}, nil
 }
 
 // approveImportCSRs approves the pending CSRs of the cluster filed with the

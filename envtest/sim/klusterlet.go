@@ -21,6 +21,10 @@ type klusterletConfig struct {
 const (
 	agentNamespace         = "open-cluster-management-agent"
 	defaultBootstrapSecret = "bootstrap-hub-kubeconfig"
+	// importKubeconfigCluster names the cluster entry of ACM's import
+	// controller's bootstrap kubeconfigs on a hub that is not OpenShift
+	// (GetKubeconfigClusterName; on OpenShift it is the Infrastructure's UID).
+	importKubeconfigCluster = "default-cluster"
 )
 
 func (k klusterletConfig) equal(o klusterletConfig) bool {
@@ -72,9 +76,9 @@ func (k klusterletConfig) manifests(cluster string) []any {
 
 func (b bootstrapKubeconfig) kubeconfig() []byte {
 	kc := clientcmdapi.NewConfig()
-	kc.Clusters["hub"] = &clientcmdapi.Cluster{Server: b.Server, CertificateAuthorityData: b.CAData}
+	kc.Clusters[b.Cluster] = &clientcmdapi.Cluster{Server: b.Server, CertificateAuthorityData: b.CAData}
 	kc.AuthInfos["bootstrap"] = &clientcmdapi.AuthInfo{Token: b.Token}
-	kc.Contexts["bootstrap"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "bootstrap"}
+	kc.Contexts["bootstrap"] = &clientcmdapi.Context{Cluster: b.Cluster, AuthInfo: "bootstrap"}
 	kc.CurrentContext = "bootstrap"
 	data, _ := clientcmd.Write(*kc)
 	return data
@@ -91,10 +95,11 @@ func parseBootstrapKubeconfig(name string, data []byte) (bootstrapKubeconfig, er
 		return bootstrapKubeconfig{}, fmt.Errorf("bootstrap kubeconfig %s has no current context", name)
 	}
 	return bootstrapKubeconfig{
-		Name:   name,
-		Server: kc.Clusters[ctx.Cluster].Server,
-		CAData: kc.Clusters[ctx.Cluster].CertificateAuthorityData,
-		Token:  kc.AuthInfos[ctx.AuthInfo].Token,
+		Name:    name,
+		Cluster: ctx.Cluster,
+		Server:  kc.Clusters[ctx.Cluster].Server,
+		CAData:  kc.Clusters[ctx.Cluster].CertificateAuthorityData,
+		Token:   kc.AuthInfos[ctx.AuthInfo].Token,
 	}, nil
 }
 

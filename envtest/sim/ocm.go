@@ -1,6 +1,8 @@
 package sim
 
 import (
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -53,6 +55,27 @@ func clusterRBACName(cluster string) string {
 }
 
 func importBootstrapSA(cluster string) string { return cluster + "-bootstrap-sa" }
+
+// ImportBootstrapRBAC is what ACM's import controller binds its per-cluster
+// bootstrap ServiceAccount to: a ClusterRole of its own per cluster
+// (manifests/hub/managedcluster-clusterrole.yaml), not OCM's bootstrap role,
+// so a hub without OCM's bootstrap ClusterRole still imports.
+func ImportBootstrapRBAC(cluster string) (*rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding) {
+	name := "system:open-cluster-management:managedcluster:bootstrap:" + cluster
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get", "list", "watch"}},
+			{APIGroups: []string{"cluster.open-cluster-management.io"}, Resources: []string{"managedclusters"}, Verbs: []string{"get", "create"}},
+		},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: importBootstrapSA(cluster), Namespace: cluster}},
+	}
+	return role, binding
+}
 
 // condition returns the status of a condition on an unstructured object ("" if absent).
 func condition(obj *unstructured.Unstructured, condType string) (status string, observedGeneration int64) {

@@ -39,9 +39,6 @@ type Options struct {
 	// LeaseDuration is how often an agent renews its lease; the hub marks a
 	// cluster Unknown after 5 × LeaseDuration without renewal. OCM: 60s.
 	LeaseDuration time.Duration
-	// AcceptedLag is how long HubAcceptedManagedCluster lags hubAcceptsClient
-	// while ManifestWorks exist in the cluster namespace (measured: 30s and more).
-	AcceptedLag time.Duration
 	// RestartBackoff is the first back-off of a crash-looping agent; it doubles
 	// up to 8 × RestartBackoff, as the kubelet's does.
 	RestartBackoff time.Duration
@@ -55,9 +52,6 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.LeaseDuration == 0 {
 		o.LeaseDuration = 10 * time.Second
-	}
-	if o.AcceptedLag == 0 {
-		o.AcceptedLag = 3 * time.Second
 	}
 	if o.RestartBackoff == 0 {
 		o.RestartBackoff = 500 * time.Millisecond
@@ -82,21 +76,20 @@ type HubInfo struct {
 // controllers it plays, and informers that wake the clusters involved.
 type hub struct {
 	HubInfo
-	kube            kubernetes.Interface
-	dyn             dynamic.Interface
-	mcs             cache.GenericLister
-	works           cache.GenericLister
-	kcs             cache.GenericLister
-	kacs            cache.GenericLister
-	csrs            cache.Indexer
-	leases          cache.Indexer
-	kubeInf         informers.SharedInformerFactory
-	secretInf       informers.SharedInformerFactory
-	dynInf          dynamicinformer.DynamicSharedInformerFactory
-	roleBindings    cache.Indexer
-	importTokens    sync.Map // cluster → token of the import controller's bootstrap identity
-	reconciledRV    sync.Map // cluster → ManagedCluster resourceVersion whose acceptance state is in place
-	unacceptedSince sync.Map // cluster → when hubAcceptsClient=false was first seen
+	kube         kubernetes.Interface
+	dyn          dynamic.Interface
+	mcs          cache.GenericLister
+	works        cache.GenericLister
+	kcs          cache.GenericLister
+	kacs         cache.GenericLister
+	csrs         cache.Indexer
+	leases       cache.Indexer
+	kubeInf      informers.SharedInformerFactory
+	secretInf    informers.SharedInformerFactory
+	dynInf       dynamicinformer.DynamicSharedInformerFactory
+	roleBindings cache.Indexer
+	importTokens sync.Map // cluster → token of the import controller's bootstrap identity
+	reconciledRV sync.Map // cluster → ManagedCluster resourceVersion whose acceptance state is in place
 }
 
 // Simulator runs every simulated cluster and the hub-side controllers.

@@ -35,7 +35,7 @@ var (
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithCancel(context.Background())
-	w, s, err := sim.StartWorld(ctx, sim.Options{LeaseDuration: leaseDuration, AcceptedLag: 2 * time.Second}, "")
+	w, s, err := sim.StartWorld(ctx, sim.Options{LeaseDuration: leaseDuration}, "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

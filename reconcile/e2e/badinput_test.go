@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/hubmigrate/hubmigrate/envtest"
 	"github.com/hubmigrate/hubmigrate/envtest/invariants"
@@ -194,12 +195,13 @@ func TestClustersThatAreRefused(t *testing.T) {
 	}
 	rv := map[string]string{}
 	for name, r := range refused {
-		created, err := hub1.Resource(reconcile.ManagedClusterGVR).Create(ctx, r.obj, metav1.CreateOptions{})
+		_, err := hub1.Resource(reconcile.ManagedClusterGVR).Create(ctx, r.obj, metav1.CreateOptions{})
 		require.NoError(t, err)
-		rv[name] = created.GetResourceVersion()
+		rv[name] = taintedUnreachable(t, hub1, name).GetResourceVersion()
 	}
-	dupOnTarget, err := hub2.Resource(reconcile.ManagedClusterGVR).Create(ctx, plain("bi-dup", nil, nil), metav1.CreateOptions{})
+	_, err := hub2.Resource(reconcile.ManagedClusterGVR).Create(ctx, plain("bi-dup", nil, nil), metav1.CreateOptions{})
 	require.NoError(t, err)
+	dupOnTarget := taintedUnreachable(t, hub2, "bi-dup")
 
 	importClusters(t, "hub1", sim.Singleton, "bi-collide", "bi-unseen")
 	snap := invariants.Take(t, hub(t, "hub1"), allHubs(t), []string{"bi-collide", "bi-unseen"})
@@ -289,4 +291,27 @@ func TestClustersThatAreRefused(t *testing.T) {
 	assert.Equal(t, "0/0", progress)
 	deleteMigration(t, "ops", "empty")
 	waitGone(t, "ops", "empty")
+}
+
+// taintedUnreachable waits for the hub's taint controller to mark a
+// ManagedCluster without an Available condition unreachable (OCM's does,
+// accepted or not): after that write, the next one to it is someone else's.
+func taintedUnreachable(t *testing.T, hub dynamic.Interface, name string) *unstructured.Unstructured {
+	t.Helper()
+	var mc *unstructured.Unstructured
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		mc, err = hub.Resource(reconcile.ManagedClusterGVR).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		taints, _, _ := unstructured.NestedSlice(mc.Object, "spec", "taints")
+		for _, taint := range taints {
+			if m, _ := taint.(map[string]any); m["key"] == sim.TaintUnreachable {
+				return true, nil
+			}
+		}
+		return false, nil
+	}), "%s tainted unreachable", name)
+	return mc
 }

@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	// The home cluster is a hub too, as local-cluster.
-	w, s, err := sim.StartWorld(ctx, sim.Options{LeaseDuration: time.Second, AcceptedLag: 2 * time.Second}, informers.LocalCluster)
+	w, s, err := sim.StartWorld(ctx, sim.Options{LeaseDuration: time.Second}, informers.LocalCluster)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
