@@ -50,7 +50,7 @@ GOARCH   ?= $(shell go env GOARCH)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 IMAGE_REPOSITORY ?= quay.io/hubmigrate/hubmigrate
 
-.PHONY: help test test-ocm promtool-test crashtest killtest bench vet binaries demo clean-binaries mutation build image fuzz
+.PHONY: help test test-product test-ocm-core test-ocm promtool-test crashtest killtest bench vet binaries demo clean-binaries mutation build image fuzz
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -69,15 +69,29 @@ image: build ## The OCI image as a tarball for `docker load` / `podman load` (bi
 # vet is built with -race so that it type-checks against the same compiled
 # packages as the tests: a plain vet compiles every dependency a second time
 # (about 5 minutes of a cold run on 2 cores).
-test: binaries ## Run every test, on real API servers (builds missing control-plane binaries first), and the alert rule tests.
+#
+# The product's tests and the OCM tier's run side by side (each one's output
+# printed when it ends): the end-to-end tests leave most of a core idle, and
+# the tier fills it.
+test: binaries ## Run every test, on real API servers (builds missing control-plane binaries first), the OCM tier's forward and trap cases, and the alert rule tests.
 	go vet -race ./...
+	cd envtest/ocm && go vet -race ./...
 	cd manifests/alerttest && go test -race -count=1 ./...
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-product test-ocm-core
+
+test-product:
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# OCM's own hub controller and agents (envtest/ocm, a module of its own). Its
-# first cold compile takes 5-8 minutes on 2 cores, which make test's 45-minute
-# cold budget does not have yet.
-test-ocm: binaries ## The tier with Open Cluster Management's own hub controller and agents (envtest/ocm).
+# The OCM tier's cases make test runs: the forward path (with the hub facts
+# the simulator is held to) and the bootstrap trap in both klusterlet modes.
+# Rollback and the SIGKILLs run in make test-ocm.
+OCM_IN_TEST := TestForwardWithOCMAgents|TestTrapInSingletonModeWithOCMAgents|TestTrapInDefaultModeWithOCMAgents
+
+test-ocm-core:
+	cd envtest/ocm && go test -race -count=1 -timeout 30m -run '^($(OCM_IN_TEST))$$' ./...
+
+# OCM's own hub controller and agents (envtest/ocm, a module of its own).
+test-ocm: binaries ## The whole tier with Open Cluster Management's own hub controller and agents (envtest/ocm).
 	cd envtest/ocm && go vet -race ./... && go test -race -count=1 -v -timeout 30m ./...
 
 # The alert rule tests with the real promtool, built from the alert test
