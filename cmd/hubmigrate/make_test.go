@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,7 +12,15 @@ import (
 // twice makes make warn and keep the last recipe, which once turned
 // `make test` into the two-hour crash sweep.
 func TestMakeTestRunsEveryPackage(t *testing.T) {
-	out, err := exec.Command("make", "-C", "../..", "-n", "test").CombinedOutput()
+	cmd := exec.Command("make", "-C", "../..", "-n", "test")
+	// Run from make test itself, make's job server would be inherited (and
+	// the nested make warn that it cannot use it): plan as a fresh make does.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); name != "MAKEFLAGS" && name != "MFLAGS" && name != "MAKELEVEL" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("make -n test: %v\n%s", err, out)
 	}
@@ -24,6 +33,11 @@ func TestMakeTestRunsEveryPackage(t *testing.T) {
 	}
 	if !strings.Contains(plan, "cd manifests/alerttest && go test -race") {
 		t.Errorf("make test does not run the alert rule tests (a module of their own):\n%s", plan)
+	}
+	for _, ocm := range []string{"TestForwardWithOCMAgents", "TestTrapInSingletonModeWithOCMAgents", "TestTrapInDefaultModeWithOCMAgents"} {
+		if !strings.Contains(plan, "cd envtest/ocm && go test -race") || !strings.Contains(plan, ocm) {
+			t.Errorf("make test does not run the OCM tier's %s:\n%s", ocm, plan)
+		}
 	}
 	if strings.Contains(plan, "HUBMIGRATE_CRASHTEST=full") {
 		t.Errorf("make test runs the full crash sweep:\n%s", plan)
