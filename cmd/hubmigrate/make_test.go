@@ -34,11 +34,6 @@ func TestMakeTestRunsEveryPackage(t *testing.T) {
 	if !strings.Contains(plan, "cd manifests/alerttest && go test -race") {
 		t.Errorf("make test does not run the alert rule tests (a module of their own):\n%s", plan)
 	}
-	for _, ocm := range []string{"TestForwardWithOCMAgents", "TestTrapInSingletonModeWithOCMAgents", "TestTrapInDefaultModeWithOCMAgents"} {
-		if !strings.Contains(plan, "cd envtest/ocm && go test -race") || !strings.Contains(plan, ocm) {
-			t.Errorf("make test does not run the OCM tier's %s:\n%s", ocm, plan)
-		}
-	}
 	if strings.Contains(plan, "HUBMIGRATE_CRASHTEST=full") {
 		t.Errorf("make test runs the full crash sweep:\n%s", plan)
 	}
