@@ -22,22 +22,15 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-)
 
-var (
-	managedClusterGVR = schema.GroupVersionResource{Group: "cluster.open-cluster-management.io", Version: "v1", Resource: "managedclusters"}
-	manifestWorkGVR   = schema.GroupVersionResource{Group: "work.open-cluster-management.io", Version: "v1", Resource: "manifestworks"}
+	"github.com/hubmigrate/hubmigrate/envtest/sim"
 )
-
-// labelClusterName marks a cluster's registration CSRs (OCM's agent sets it).
-const labelClusterName = "open-cluster-management.io/cluster-name"
 
 // Recorder watches hubs, each under a role ("source", "target"), for the
 // clusters it is given.
@@ -87,14 +80,14 @@ func Start(ctx context.Context, hubs map[string]*rest.Config, clusters ...string
 		}
 		dynInf := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
 		kubeInf := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.LabelSelector = labelClusterName
+			o.LabelSelector = sim.LabelClusterName
 		}))
 		for _, w := range []struct {
 			inf     cache.SharedIndexInformer
 			observe func(role string, obj any, deleted bool)
 		}{
-			{dynInf.ForResource(managedClusterGVR).Informer(), r.observeManagedCluster},
-			{dynInf.ForResource(manifestWorkGVR).Informer(), r.observeKlusterletWork},
+			{dynInf.ForResource(sim.ManagedClusterGVR).Informer(), r.observeManagedCluster},
+			{dynInf.ForResource(sim.ManifestWorkGVR).Informer(), r.observeKlusterletWork},
 			{kubeInf.Certificates().V1().CertificateSigningRequests().Informer(), r.observeCSR},
 		} {
 			observe := w.observe
@@ -169,7 +162,7 @@ func (r *Recorder) observeManagedCluster(role string, obj any, deleted bool) {
 
 func (r *Recorder) observeKlusterletWork(role string, obj any, deleted bool) {
 	work, ok := obj.(*unstructured.Unstructured)
-	if !ok || !r.clusters[work.GetNamespace()] || work.GetName() != work.GetNamespace()+"-klusterlet" {
+	if !ok || !r.clusters[work.GetNamespace()] || work.GetName() != sim.KlusterletWorkName(work.GetNamespace()) {
 		return
 	}
 	c := work.GetNamespace()
@@ -182,10 +175,10 @@ func (r *Recorder) observeKlusterletWork(role string, obj any, deleted bool) {
 
 func (r *Recorder) observeCSR(role string, obj any, deleted bool) {
 	csr, ok := obj.(*certificatesv1.CertificateSigningRequest)
-	if !ok || !r.clusters[csr.Labels[labelClusterName]] {
+	if !ok || !r.clusters[csr.Labels[sim.LabelClusterName]] {
 		return
 	}
-	c := csr.Labels[labelClusterName]
+	c := csr.Labels[sim.LabelClusterName]
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	log := r.csrs[c][role]
@@ -220,7 +213,7 @@ func managedClusterFacts(mc *unstructured.Unstructured, deleted bool) map[string
 	}
 	accepts, _, _ := unstructured.NestedBool(mc.Object, "spec", "hubAcceptsClient")
 	facts["hubAcceptsClient"] = fmt.Sprint(accepts)
-	for _, cond := range []string{"HubAcceptedManagedCluster", "ManagedClusterJoined", "ManagedClusterConditionAvailable"} {
+	for _, cond := range []string{sim.ConditionHubAccepted, sim.ConditionJoined, sim.ConditionAvailable} {
 		facts[cond] = conditionStatus(mc, cond)
 	}
 	var taints []string
